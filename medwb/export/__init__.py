@@ -1,0 +1,1 @@
+"""Writing results as DICOM (series, and later SEG / Parametric Map / SR)."""

@@ -99,13 +99,13 @@ class Volume:
     def from_geometry(
         cls,
         array: np.ndarray,
-        spacing: Sequence[float] = (1.0, 1.0, 1.0),
+        spacing: float | Sequence[float] = (1.0, 1.0, 1.0),
         origin: Sequence[float] = (0.0, 0.0, 0.0),
         direction: np.ndarray | None = None,
         modality: str = "OT",
         meta: dict[str, Any] | None = None,
     ) -> Volume:
-        """Build a Volume from spacing (slice, row, column mm), origin (LPS mm) and direction.
+        """Build a Volume from spacing (slice, row, column mm, or one number), origin (LPS mm), direction.
 
         ``direction`` is 3x3 with unit columns: the LPS direction of the slice, row and column axes.
         The default is an axial stack: slices go superior (+z), rows posterior (+y), columns left (+x).
@@ -114,11 +114,23 @@ class Volume:
             direction = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
         direction = np.asarray(direction, dtype=np.float64)
         spacing = np.asarray(spacing, dtype=np.float64)
-        if spacing.shape != (3,) or np.any(spacing <= 0):
+        if spacing.ndim == 0:  # one number: isotropic voxels
+            spacing = np.repeat(spacing, 3)
+        if spacing.shape != (3,) or not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
             raise GeometryError(f"spacing must be three positive millimetre values, got {spacing.tolist()}")
+        origin = np.asarray(origin, dtype=np.float64)
+        if origin.shape != (3,) or not np.all(np.isfinite(origin)):
+            raise GeometryError(f"origin must be one LPS point (x, y, z) in mm, got {origin.tolist()}")
+        norms = np.linalg.norm(direction, axis=0) if direction.shape == (3, 3) else np.zeros(3)
+        if not np.all(np.abs(norms - 1.0) < 1e-3):
+            raise GeometryError(
+                f"direction must be 3x3 with unit columns (slice, row, column axes in LPS), got\n"
+                f"{direction.tolist()}\nFix: pass spacing separately; an affine goes to Volume(array, affine)."
+            )
+        direction = direction / norms[None, :]
         affine = np.eye(4)
         affine[:3, :3] = direction * spacing[None, :]
-        affine[:3, 3] = np.asarray(origin, dtype=np.float64)
+        affine[:3, 3] = origin
         return cls(np.asarray(array), affine, modality, dict(meta or {}))
 
     def with_array(self, array: np.ndarray, **meta: Any) -> Volume:
@@ -209,6 +221,83 @@ class Volume:
         lo = center - width / 2.0
         out = (self.array.astype(np.float32) - np.float32(lo)) / np.float32(width)
         return np.clip(out, 0.0, 1.0, out=out)
+
+    # -- fluent shortcuts (medwb.transforms / medwb.convert do the work) ----------------------
+    def resample(self, spacing: float | Sequence[float | None], order: int = 1, **kw: Any) -> Volume:
+        """New voxel spacing (mm), same extent and direction: ``transforms.resample``."""
+        from medwb.transforms import resample
+
+        return resample(self, spacing, order, **kw)
+
+    def resample_like(self, reference: Volume, order: int = 1, **kw: Any) -> Volume:
+        """Onto ``reference``'s grid (order=0 for masks): ``transforms.resample_like``."""
+        from medwb.transforms import resample_like
+
+        return resample_like(self, reference, order, **kw)
+
+    def crop_or_pad(self, shape: Sequence[int], center: Sequence[float] | None = None, **kw: Any) -> Volume:
+        """Cut or pad to ``shape`` around a voxel (or ``center_world=``): ``transforms.crop_or_pad``."""
+        from medwb.transforms import crop_or_pad
+
+        return crop_or_pad(self, shape, center, **kw)
+
+    def reorient(self, orientation: str = "LPS-axial") -> Volume:
+        """Permute/flip to a canonical orientation, no interpolation: ``transforms.reorient``."""
+        from medwb.transforms import reorient
+
+        return reorient(self, orientation)
+
+    def to_torch(self, **kw: Any) -> Any:
+        """Tensor (1, 1, D, H, W) float32: ``convert.to_torch``."""
+        from medwb.convert import to_torch
+
+        return to_torch(self, **kw)
+
+    def to_nibabel(self, **kw: Any) -> Any:
+        """nibabel Nifti1Image (RAS): ``convert.to_nibabel``."""
+        from medwb.convert import to_nibabel
+
+        return to_nibabel(self, **kw)
+
+    def to_sitk(self) -> Any:
+        """SimpleITK image (x, y, z = column, row, slice): ``convert.to_sitk``."""
+        from medwb.convert import to_sitk
+
+        return to_sitk(self)
+
+    def to_highdicom(self, **kw: Any) -> Any:
+        """highdicom.Volume (same axes, LPS): ``convert.to_highdicom``."""
+        from medwb.convert import to_highdicom
+
+        return to_highdicom(self, **kw)
+
+    @classmethod
+    def from_torch(cls, tensor: Any, like: Volume, **meta: Any) -> Volume:
+        """A tensor on ``like``'s grid: ``convert.from_torch``."""
+        from medwb.convert import from_torch
+
+        return from_torch(tensor, like, **meta)
+
+    @classmethod
+    def from_nibabel(cls, img: Any, **kw: Any) -> Volume:
+        """From a nibabel NIfTI image: ``convert.from_nibabel``."""
+        from medwb.convert import from_nibabel
+
+        return from_nibabel(img, **kw)
+
+    @classmethod
+    def from_sitk(cls, image: Any, **kw: Any) -> Volume:
+        """From a SimpleITK image: ``convert.from_sitk``."""
+        from medwb.convert import from_sitk
+
+        return from_sitk(image, **kw)
+
+    @classmethod
+    def from_highdicom(cls, hd_volume: Any, **kw: Any) -> Volume:
+        """From a highdicom.Volume: ``convert.from_highdicom``."""
+        from medwb.convert import from_highdicom
+
+        return from_highdicom(hd_volume, **kw)
 
     def __repr__(self) -> str:
         sp = ", ".join(f"{s:.3g}" for s in self.spacing)

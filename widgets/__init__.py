@@ -1,0 +1,18 @@
+"""medwb.widgets: the Jupyter layer of medwb, built only on medwb's public API.
+
+Example (in a notebook)::
+
+    import medwb
+    from medwb.widgets import CaseViewer
+    cohort = medwb.demo.load_cohort()
+    case = cohort.case_ids[0]
+    CaseViewer(cohort.volume(case), mask=cohort.mask(case))
+"""
+
+from __future__ import annotations
+
+from medwb.widgets.case_viewer import CaseViewer
+from medwb.widgets.slice_viewer import SliceViewer, render_png
+from medwb.widgets.viewer3d import Viewer3D
+
+__all__ = ["CaseViewer", "SliceViewer", "Viewer3D", "render_png"]

@@ -1,0 +1,147 @@
+"""An on-disk cache of DICOM instances keyed by Study / Series / SOP Instance UID.
+
+Layout: ``<root>/<StudyUID>/<SeriesUID>/<SOPInstanceUID>.dcm``. Every file is written to a temporary
+name in the same folder and renamed into place, so a crash or a dropped connection never leaves a
+half-written instance under its final name. A series counts as complete only once ``complete.json``
+(written the same way, listing every SOP Instance UID the server reported) is present and every listed
+file exists; until then a retrieval resumes by fetching only the missing instances.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SeriesCache", "default_cache_dir", "check_uid"]
+
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+MARKER = ".complete.json"
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("MEDWB_DICOMWEB_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "medwb" / "dicomweb"
+
+
+def check_uid(uid: object, what: str = "UID") -> str:
+    """A DICOM UID as a string, refusing anything that could escape the cache folder."""
+    s = str(uid).strip()
+    if not _UID.match(s) or len(s) > 64:
+        raise ValueError(f"{what} {s!r} is not a DICOM UID (digits and dots, at most 64 characters).\n"
+                         "Fix: take the UID from a search result (study_uid / series_uid / sop_uid columns).")
+    return s
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write bytes to ``path`` through a temporary file in the same folder and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+class SeriesCache:
+    """Instances on disk, by UID.
+
+    Example:
+        >>> import tempfile
+        >>> cache = SeriesCache(tempfile.mkdtemp())
+        >>> cache.is_complete("1.2.3", "1.2.3.4")
+        False
+    """
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+
+    def __repr__(self) -> str:
+        return f"SeriesCache({str(self.root)!r})"
+
+    def series_dir(self, study_uid: str, series_uid: str) -> Path:
+        return self.root / check_uid(study_uid, "StudyInstanceUID") / check_uid(series_uid, "SeriesInstanceUID")
+
+    def instance_path(self, study_uid: str, series_uid: str, sop_uid: str) -> Path:
+        return self.series_dir(study_uid, series_uid) / f"{check_uid(sop_uid, 'SOPInstanceUID')}.dcm"
+
+    def has_instance(self, study_uid: str, series_uid: str, sop_uid: str) -> bool:
+        return self.instance_path(study_uid, series_uid, sop_uid).is_file()
+
+    def put_instance(self, study_uid: str, series_uid: str, sop_uid: str, data: bytes) -> Path:
+        path = self.instance_path(study_uid, series_uid, sop_uid)
+        atomic_write(path, data)
+        return path
+
+    def put_dataset(self, dataset: Any) -> Path:
+        """Store a pydicom Dataset under its own UIDs (as a DICOM Part 10 file)."""
+        from io import BytesIO
+
+        buf = BytesIO()
+        dataset.save_as(buf, enforce_file_format=True)
+        return self.put_instance(dataset.StudyInstanceUID, dataset.SeriesInstanceUID, dataset.SOPInstanceUID,
+                                 buf.getvalue())
+
+    def cached_sops(self, study_uid: str, series_uid: str) -> set[str]:
+        folder = self.series_dir(study_uid, series_uid)
+        if not folder.is_dir():
+            return set()
+        return {p.stem for p in folder.glob("*.dcm") if not p.name.startswith(".")}
+
+    def clean_partial(self, study_uid: str, series_uid: str) -> int:
+        """Remove temporary files left by an interrupted write; returns how many."""
+        folder = self.series_dir(study_uid, series_uid)
+        n = 0
+        for p in folder.glob(".*.part") if folder.is_dir() else []:
+            p.unlink(missing_ok=True)
+            n += 1
+        return n
+
+    def mark_complete(self, study_uid: str, series_uid: str, sop_uids: Iterable[str], source: str = "") -> Path:
+        sops = sorted(check_uid(s, "SOPInstanceUID") for s in sop_uids)
+        missing = [s for s in sops if not self.has_instance(study_uid, series_uid, s)]
+        if missing:
+            raise RuntimeError(f"cannot mark series {series_uid} complete: {len(missing)} instance(s) missing, "
+                               f"e.g. {missing[0]}")
+        info = {"study_uid": study_uid, "series_uid": series_uid, "sop_uids": sops, "source": source,
+                "completed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        path = self.series_dir(study_uid, series_uid) / MARKER
+        atomic_write(path, json.dumps(info, indent=1).encode())
+        return path
+
+    def complete_files(self, study_uid: str, series_uid: str) -> list[Path] | None:
+        """The files of a complete series (as listed in its marker), or None when it is not complete."""
+        marker = self.series_dir(study_uid, series_uid) / MARKER
+        if not marker.is_file():
+            return None
+        try:
+            sops = json.loads(marker.read_text())["sop_uids"]
+        except (json.JSONDecodeError, KeyError):
+            return None
+        paths = [self.instance_path(study_uid, series_uid, s) for s in sops]
+        return paths if all(p.is_file() for p in paths) else None
+
+    def is_complete(self, study_uid: str, series_uid: str) -> bool:
+        return self.complete_files(study_uid, series_uid) is not None
+
+    def forget(self, study_uid: str, series_uid: str) -> None:
+        """Delete a cached series (complete or not)."""
+        import shutil
+
+        shutil.rmtree(self.series_dir(study_uid, series_uid), ignore_errors=True)

@@ -1,0 +1,82 @@
+"""CaseViewer in a real JupyterLab page: planes render, keys/sliders/clicks change what is shown."""
+
+from __future__ import annotations
+
+import pytest
+from labdriver import wait_for_views
+from pixels import canvas_stats
+
+
+@pytest.fixture(scope="module")
+def viewer(widget_page):
+    loc = wait_for_views(widget_page.page, ".medwb-case-viewer .medwb-ortho[data-ready='1']")
+    widget_page.page.wait_for_function(
+        "() => [...document.querySelectorAll('.medwb-ortho canvas')].every(c => c.width > 1)")
+    return widget_page, loc.first
+
+
+def _wait_rendered(nb, loc, plane, index):
+    nb.page.wait_for_function(
+        "([el, p, i]) => el.dataset.rendered && JSON.parse(el.dataset.rendered)[p] === i",
+        arg=[loc.element_handle(), plane, index], timeout=15_000)
+
+
+def _plane(viewer, name):
+    return viewer[1].locator(f"canvas.medwb-ortho-{name}")
+
+
+def test_three_planes_render_visible_pixels(viewer):
+    nb, loc = viewer
+    for plane in ("axial", "coronal", "sagittal"):
+        stats = canvas_stats(_plane(viewer, plane))
+        assert stats["width"] > 50 and stats["height"] > 50, (plane, stats)
+        assert stats["std"] > 5, f"{plane} canvas looks blank: {stats}"
+    nb.screenshot("case_viewer", nb.page.locator(".medwb-case-viewer").first)
+
+
+def test_arrow_keys_scroll_the_axial_plane(viewer):
+    nb, loc = viewer
+    axial = _plane(viewer, "axial")
+    before = canvas_stats(axial)["hash"]
+    axial.hover()
+    loc.focus()
+    for _ in range(6):
+        nb.page.keyboard.press("ArrowUp")
+    # fast presses may be merged into fewer messages; wait for the frame of the last one
+    _wait_rendered(nb, loc, "axial", 30)
+    assert canvas_stats(axial)["hash"] != before
+    slider = nb.page.locator(".medwb-case-viewer .widget-slider", has_text="axial").first
+    assert slider.locator(".widget-readout").inner_text().strip() == "30"  # opened on slice 24
+
+
+def test_moving_a_slider_changes_the_coronal_plane(viewer):
+    nb, loc = viewer
+    coronal = _plane(viewer, "coronal")
+    before = canvas_stats(coronal)["hash"]
+    handle = nb.page.locator(".medwb-case-viewer .widget-slider", has_text="coronal").first.locator(
+        ".noUi-handle")
+    handle.focus()
+    for _ in range(10):
+        nb.page.keyboard.press("ArrowRight")
+    _wait_rendered(nb, loc, "coronal", 58)
+    assert canvas_stats(coronal)["hash"] != before
+
+
+def test_clicking_a_plane_moves_the_crosshair_and_reads_out_the_voxel(viewer):
+    nb, loc = viewer
+    readout = nb.page.locator(".medwb-case-viewer .medwb-readout").first
+    axial = _plane(viewer, "axial")
+    box = axial.bounding_box()
+    axial.click(position={"x": box["width"] * 0.255, "y": box["height"] * 0.755})
+    try:
+        nb.page.wait_for_function(
+            "() => document.querySelector('.medwb-case-viewer .medwb-readout').textContent"
+            ".includes('voxel (30, 72, 24)')", timeout=5000)
+    except Exception:
+        raise AssertionError(f"readout after the click: {readout.inner_text()!r}") from None
+    text = readout.inner_text()
+    assert "HU" in text and "attribution" in text and "LPS" in text
+
+
+def test_zz_page_logged_no_console_errors(widget_page):
+    assert widget_page.errors == []

@@ -1,0 +1,52 @@
+"""Every tutorial runs top to bottom on the demo cohort, and git keeps them without outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_top_to_bottom(path, demo_cohort, tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    env = {"MEDWB_DEMO_DIR": os.environ["MEDWB_DEMO_DIR"], "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        client.execute()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
+    images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
+                 for o in c.get("outputs", []))
+    assert images >= 1, "a tutorial shows at least one figure"
+    out = Path(os.environ.get("MEDWB_ARTIFACTS", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out / path.name)
+
+
+def test_notebooks_are_committed_without_outputs():
+    assert NOTEBOOKS, "notebooks/ has tutorials"
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text())
+        dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
+                 and (c.get("outputs") or c.get("execution_count"))]
+        assert not dirty, f"{path.name}: cells {dirty} have outputs; strip them (jupyter nbconvert --clear-output)"

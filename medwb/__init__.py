@@ -30,6 +30,7 @@ __all__ = [
     "features",
     "survival",
     "viz",
+    "deid",
     "__version__",
 ]
 
@@ -47,6 +48,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "features": ("medwb.features", None),
     "survival": ("medwb.survival", None),
     "viz": ("medwb.viz", None),
+    "deid": ("medwb.deid", None),
 }
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -87,9 +87,10 @@ def show_slice(
         if mask.shape != volume.shape:
             raise ValueError(f"mask shape {mask.shape} differs from the volume's {volume.shape}")
         cut = plane_slice(mask.array, plane, index)
-        for label, color in ((1, "#ff3b30"), (2, "#ffd60a")):
-            if np.any(cut == label):
-                ax.contour(cut == label, levels=[0.5], colors=[color], linewidths=1.2)
+        # the outer edge of everything labelled (lesion + oedema) in yellow, the lesion itself in red
+        for region, color in ((cut > 0, "#ffd60a"), (cut == 1, "#ff3b30")):
+            if np.any(region):
+                ax.contour(region, levels=[0.5], colors=[color], linewidths=1.2)
     ax.set_title(title if title is not None else f"{plane} {index}", fontsize=9)
     ax.set_axis_off()
     return ax

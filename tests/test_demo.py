@@ -225,6 +225,7 @@ def test_dicom_headers_carry_only_fake_identities(built):
         assert ds.StudyDate.startswith("20")
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_voxels_uids_and_tables(built, tmp_path):
     again = demo.build_cohort(tmp_path / "again", n_cases=N, seed=0, progress=False, workers=1)
     a, b = Path(built.root), Path(again.root)
@@ -246,6 +247,7 @@ def test_different_seeds_give_different_cohorts(built, tmp_path):
     assert not built.table[["age", "time"]].iloc[:2].equals(other.table[["age", "time"]])
 
 
+@pytest.mark.slow
 def test_rebuild_with_same_arguments_reuses_files_and_other_arguments_rebuild(tmp_path):
     d = tmp_path / "c"
     demo.build_cohort(d, n_cases=2, seed=4, progress=False)
@@ -259,7 +261,38 @@ def test_rebuild_with_same_arguments_reuses_files_and_other_arguments_rebuild(tm
     assert len(forced) == 2
     bigger = demo.build_cohort(d, n_cases=3, seed=4, progress=False)
     assert len(bigger) == 3 and json.loads((d / "build.json").read_text())["n_cases"] == 3
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folders left
+    assert not [p for p in tmp_path.iterdir() if p.is_dir() and p.name.startswith(".")]  # no temp folders
+
+
+def test_load_cohort_rebuilds_a_cohort_from_an_older_generator(tmp_path):
+    d = tmp_path / "old"
+    demo.build_cohort(d, n_cases=1, seed=2, progress=False)
+    stamp = json.loads((d / "build.json").read_text())
+    (d / "build.json").write_text(json.dumps({**stamp, "demo_version": "0.0"}))
+    cohort = demo.load_cohort(d)
+    assert len(cohort) == 1
+    assert json.loads((d / "build.json").read_text())["demo_version"] == demo.DEMO_VERSION
+
+
+def test_simpleitk_reads_the_series_with_the_same_geometry(built):
+    sitk = pytest.importorskip("SimpleITK")
+    root = Path(built.root)
+    folder = root / built.table["image"].iloc[0]
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(folder)))
+    img = reader.Execute()
+    ours = _load_image(folder)
+    assert img.GetSize() == (GRID_SHAPE[2], GRID_SHAPE[1], GRID_SHAPE[0])
+    np.testing.assert_allclose(img.GetSpacing(), GRID_SPACING[::-1], atol=1e-4)
+    np.testing.assert_allclose(img.GetOrigin(), ours.origin, atol=1e-3)
+    np.testing.assert_allclose(np.reshape(img.GetDirection(), (3, 3)), np.eye(3), atol=1e-6)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(img), ours.array)
+    # the NIfTI mask lands on the same LPS grid for an independent reader too
+    mask = sitk.ReadImage(str(root / built.table["mask"].iloc[0]))
+    assert mask.GetSize() == img.GetSize()
+    np.testing.assert_allclose(mask.GetOrigin(), img.GetOrigin(), atol=1e-3)
+    np.testing.assert_allclose(mask.GetDirection(), img.GetDirection(), atol=1e-6)
+    np.testing.assert_allclose(mask.GetSpacing(), img.GetSpacing(), atol=1e-4)
 
 
 def test_build_refuses_to_replace_a_folder_that_is_not_a_demo_cohort(tmp_path):

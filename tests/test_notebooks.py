@@ -41,6 +41,13 @@ def test_notebook_runs_top_to_bottom(path, demo_cohort, tmp_path):
     out = Path(os.environ.get("MEDWB_ARTIFACTS", tmp_path))
     out.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out / path.name)
+    # no identifying value of the cohort's DICOM headers (names, dates, contacts) in what the notebook shows
+    from medwb.deid import identifiers_from_dicom, scan_phi
+
+    known = identifiers_from_dicom(demo_cohort.root / "dicom", kinds=("names", "dates", "contacts"),
+                                   name_parts=False)
+    found = scan_phi(out / path.name, identifiers=known)
+    assert found.empty, found.head().to_string()
 
 
 def test_notebooks_are_committed_without_outputs():

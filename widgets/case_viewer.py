@@ -9,6 +9,7 @@ the output is a static PNG of the three planes.
 from __future__ import annotations
 
 import base64
+from collections import OrderedDict
 from typing import Any
 
 import ipywidgets as w
@@ -52,6 +53,8 @@ class CaseViewer(w.VBox):
         window: a preset of medwb.volume.WINDOW_PRESETS or (center, width).
         position: (slice, row, column) to open on; default the mask's centre, else the grid centre.
         size: pixels across the largest plane.
+        prefetch: slices sent ahead on each side of the crosshair in the active plane, so scrolling
+            repaints without a kernel round trip (0 turns it off).
 
     Mouse: click or drag to move the crosshair (the readout shows HU, attribution and LPS mm);
     wheel scrolls the plane under the mouse. Keys (canvas focused): arrows, PageUp/PageDown,
@@ -68,7 +71,7 @@ class CaseViewer(w.VBox):
     def __init__(self, volume: medwb.Volume, attribution: Any = None, *, mask: Any = None,
                  segmentation: Any = None, window: str | tuple[float, float] = "brain",
                  position: tuple[int, int, int] | None = None, size: int = 300,
-                 title: str = "") -> None:
+                 title: str = "", prefetch: int = 4) -> None:
         self.title = w.HTML()
         self.canvas = OrthoCanvas()
         self.readout = w.HTML(layout=w.Layout(min_height="1.6em"))
@@ -95,7 +98,12 @@ class CaseViewer(w.VBox):
         self._overlay_box = w.HBox([self.show_overlay, self.cmap, self.cmap_negative, self.opacity,
                                     self.threshold], layout=w.Layout(flex_flow="row wrap"))
         self._loading = False
+        self._syncing = False
         self._size = size
+        #: slices of the active plane sent ahead of need on each side of the crosshair
+        self.prefetch = prefetch
+        self._frames: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._sent: set[tuple[str, int]] = set()
         super().__init__([
             self.title,
             w.HBox([self.window, self.level, self.width], layout=w.Layout(flex_flow="row wrap")),
@@ -119,6 +127,8 @@ class CaseViewer(w.VBox):
             c.observe(lambda _: self.redraw(), names="value")
         w.link((self.show_crosshair, "value"), (self.canvas, "crosshair"))
         self.canvas.observe(self._on_position, names="position")
+        self.canvas.observe(lambda _: self._prefetch(), names="active")
+        self.canvas.on_msg(self._on_canvas_msg)
 
     # -- data -----------------------------------------------------------------------------
     def load(self, volume: medwb.Volume, attribution: Any = None, *, mask: Any = None,
@@ -180,9 +190,9 @@ class CaseViewer(w.VBox):
             self.level.value, self.width.value = float(window[0]), float(window[1])
 
     # -- rendering ------------------------------------------------------------------------
-    def frame(self, plane: str) -> np.ndarray:
-        """The (h, w, 4) RGBA frame of ``plane`` at the current position and settings."""
-        idx = self.canvas.position[PLANES[plane]]
+    def frame(self, plane: str, index: int | None = None) -> np.ndarray:
+        """The (h, w, 4) RGBA frame of ``plane`` at ``index`` (default: the crosshair's), current settings."""
+        idx = self.canvas.position[PLANES[plane]] if index is None else int(index)
         rgba = render.gray_rgba(render.window_uint8(plane_slice(self.volume.array, plane, idx),
                                                     self.level.value, self.width.value))
         if self.attribution is not None and self.show_overlay.value:
@@ -197,20 +207,56 @@ class CaseViewer(w.VBox):
                 render.draw_contours(rgba, plane_slice(self.mask, plane, idx), render.LABEL_COLORS)
         return rgba
 
-    def redraw(self, planes: tuple[str, ...] = tuple(PLANES)) -> None:
-        """Re-render ``planes`` and send them to the browser in one message."""
+    def _frame_bytes(self, plane: str, index: int) -> bytes:
+        key = (plane, index)
+        data = self._frames.get(key)
+        if data is None:
+            data = self.frame(plane, index).tobytes()
+            self._frames[key] = data
+            while len(self._frames) > 96:
+                self._frames.popitem(last=False)
+        else:
+            self._frames.move_to_end(key)
+        return data
+
+    def redraw(self, planes: tuple[str, ...] = tuple(PLANES), *, settings_changed: bool = True) -> None:
+        """Re-render ``planes`` and send them to the browser in one message, then send the active
+        plane's neighbours ahead of need. ``settings_changed`` drops frames made with older settings."""
         if self._loading:
             return
-        frames = {p: self.frame(p) for p in planes}
-        rendered = dict(self.canvas.rendered)
+        if settings_changed:
+            self._frames.clear()
+            self._sent.clear()
+        pos = self.canvas.position
+        data = {p: self._frame_bytes(p, pos[PLANES[p]]) for p in planes}
+        shape = self.volume.shape
+        sizes = {p: [shape[ay], shape[ax]] for p, (_, ax, ay, _) in PLANE_AXES.items()}
         with self.canvas.hold_sync():
-            self.canvas.sizes = {**self.canvas.sizes, **{p: list(f.shape[:2]) for p, f in frames.items()}}
-            for p, f in frames.items():
-                setattr(self.canvas, p, f.tobytes())
-                rendered[p] = self.canvas.position[PLANES[p]]
-            self.canvas.rendered = rendered
+            if settings_changed:
+                self.canvas.version += 1
+            self.canvas.sizes = sizes
+            for p, b in data.items():
+                setattr(self.canvas, p, b)
+                self._sent.add((p, pos[PLANES[p]]))
+            self.canvas.rendered = {**self.canvas.rendered, **{p: pos[PLANES[p]] for p in planes}}
             self.canvas.labels = {p: f"W {self.width.value:.0f} L {self.level.value:.0f}" for p in PLANES}
         self._update_readout()
+        self._prefetch()
+
+    def _prefetch(self) -> None:
+        """Send the active plane's slices within ``prefetch`` of the crosshair that the page lacks."""
+        if self.prefetch <= 0:
+            return
+        plane = self.canvas.active if self.canvas.active in PLANES else "axial"
+        axis = PLANES[plane]
+        here, n = self.canvas.position[axis], self.volume.shape[axis]
+        order = [here + d * s for d in range(1, self.prefetch + 1) for s in (1, -1)]
+        todo = [i for i in order if 0 <= i < n and (plane, i) not in self._sent]
+        if not todo:
+            return
+        h, w = self.canvas.sizes[plane]
+        self.canvas.send_frames([(plane, i, self._frame_bytes(plane, i), h, w) for i in todo])
+        self._sent.update((plane, i) for i in todo)
 
     # -- events ---------------------------------------------------------------------------
     def _on_preset(self, change: dict) -> None:
@@ -236,7 +282,7 @@ class CaseViewer(w.VBox):
         self.redraw()
 
     def _on_slider(self, change: dict) -> None:
-        if self._loading:
+        if self._loading or self._syncing:
             return
         pos = list(self.canvas.position)
         for p, s in self.sliders.items():
@@ -244,18 +290,25 @@ class CaseViewer(w.VBox):
         self.canvas.position = pos
 
     def _on_position(self, change: dict) -> None:
+        if self._loading:  # load() redraws everything itself
+            return
         old, new = change["old"] or [None] * 3, change["new"]
         changed = tuple(p for p in PLANES if old[PLANES[p]] != new[PLANES[p]])
-        self._loading = True
+        if changed:  # the frame first: sliders and readout can follow
+            self.redraw(changed, settings_changed=False)
+        self._syncing = True
         try:
             for p, s in self.sliders.items():
                 s.value = new[PLANES[p]]
         finally:
-            self._loading = False
-        if changed:
-            self.redraw(changed)
-        else:
+            self._syncing = False
+        if not changed:
             self._update_readout()
+
+    def _on_canvas_msg(self, _widget: object, content: dict, _buffers: list) -> None:
+        if isinstance(content, dict) and content.get("type") == "ready":  # a new view: its cache is empty
+            self._sent.clear()
+            self._prefetch()
 
     # -- readout --------------------------------------------------------------------------
     def readout_values(self) -> dict[str, Any]:

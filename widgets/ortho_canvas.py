@@ -8,7 +8,9 @@ draws the crosshair itself and turns clicks, drags, wheel turns and key presses 
 Keys (with the canvas focused; click it first): Up/Right next slice, Down/Left previous, PageUp /
 PageDown ten slices, Home/End first/last; the plane under the mouse (or last clicked) scrolls.
 
-Fast key presses may be merged by ipywidgets' message throttling (only the latest position is
+Python also sends the neighbouring slices of the active plane ahead of need (custom messages, kept
+in a small cache in the page), so scrolling slice by slice repaints without waiting for the kernel;
+a jump to a slice not sent yet waits for the kernel's frame. Fast key presses may be merged by ipywidgets' message throttling (only the latest position is
 rendered), so holding a key never queues up stale frames.
 
 In the page, ``el.dataset.frames`` counts frames drawn, ``el.dataset.rendered`` holds the JSON
@@ -45,6 +47,7 @@ function render({ model, el: host }) {
   let active = model.get("active") || "axial";
   let pending = null;
   let frames = 0;
+  const shown = {};
   for (const name of NAMES) {
     const wrap = document.createElement("div");
     wrap.style.cssText = "display:inline-flex;flex:none;flex-direction:column;align-items:center;background:#000;padding:2px";
@@ -61,21 +64,53 @@ function render({ model, el: host }) {
 
   function size(name) { return (model.get("sizes") || {})[name] || [0, 0]; }
 
-  function loadBitmap(name) {
-    const v = views[name];
-    const [h, w] = size(name);
-    const dv = model.get(name);
+  function putBitmap(name, dv, h, w) {
     if (!dv || !h || !w || dv.byteLength !== h * w * 4) return false;
+    const v = views[name];
     const px = new Uint8ClampedArray(dv.buffer, dv.byteOffset, dv.byteLength);
     v.bitmap.width = w;
     v.bitmap.height = h;
     v.bitmap.getContext("2d").putImageData(new ImageData(px, w, h), 0, 0);
+    v.shape = [h, w];
     return true;
+  }
+
+  function loadBitmap(name) {
+    const [h, w] = size(name);
+    return putBitmap(name, model.get(name), h, w);
+  }
+
+  // Frames Python sends ahead (neighbours of the current slice), keyed "plane:index"; cleared when
+  // the rendering settings change (version). A key press whose frame is here repaints at once.
+  const cache = new Map();
+  model.on("msg:custom", (msg, buffers) => {
+    if (!msg || msg.type !== "frames" || msg.version !== model.get("version")) return;
+    msg.frames.forEach((f, i) => {
+      const key = f.plane + ":" + f.index;
+      cache.delete(key);
+      cache.set(key, { h: f.h, w: f.w, data: buffers[i] });
+    });
+    while (cache.size > 240) cache.delete(cache.keys().next().value);
+    el.dataset.cached = String(cache.size);
+  });
+  model.on("change:version", () => cache.clear());
+
+  function frameDone(name, index) {
+    frames += 1;
+    el.dataset.frames = String(frames);
+    shown[name] = index;
+    el.dataset.rendered = JSON.stringify(shown);
+    if (pending && pending.plane === name && index === pending.index) {
+      const ms = performance.now() - pending.t0;
+      el.dataset.lastLatency = ms.toFixed(2);
+      el.dataset.latencies = (el.dataset.latencies ? el.dataset.latencies + "," : "") + ms.toFixed(2);
+      pending = null;
+    }
   }
 
   function paint(name) {
     const v = views[name];
-    const [h, w] = size(name);
+    const [h, w] = v.shape || size(name);
     if (!h || !w) return;
     const [mmY, mmX] = (model.get("pixel_mm") || {})[name] || [1, 1];
     const k = model.get("px_per_mm");
@@ -134,7 +169,13 @@ function render({ model, el: host }) {
     const before = pos[fixed];
     pos[fixed] += delta;
     const p = setPosition(pos);
-    if (p[fixed] !== before) pending = { plane: active, index: p[fixed], t0 };
+    if (p[fixed] === before) return;
+    pending = { plane: active, index: p[fixed], t0 };
+    const hit = cache.get(active + ":" + p[fixed]);
+    if (hit && putBitmap(active, hit.data, hit.h, hit.w)) {
+      paint(active);
+      frameDone(active, p[fixed]);
+    }
   }
 
   for (const name of NAMES) {
@@ -176,18 +217,12 @@ function render({ model, el: host }) {
   });
 
   function onFrame(name) {
+    // a frame for a slice the user has already scrolled past would flash back: skip it
+    const index = (model.get("rendered") || {})[name];
+    if (index !== model.get("position")[PLANES[name][0]]) return;
     if (!loadBitmap(name)) return;
     paint(name);
-    frames += 1;
-    el.dataset.frames = String(frames);
-    el.dataset.rendered = JSON.stringify(model.get("rendered") || {});
-    const shown = (model.get("rendered") || {})[name];
-    if (pending && pending.plane === name && shown === pending.index) {
-      const ms = performance.now() - pending.t0;
-      el.dataset.lastLatency = ms.toFixed(2);
-      el.dataset.latencies = (el.dataset.latencies ? el.dataset.latencies + "," : "") + ms.toFixed(2);
-      pending = null;
-    }
+    frameDone(name, index);
   }
 
   const handlers = NAMES.map((n) => [n, () => onFrame(n)]);
@@ -198,10 +233,11 @@ function render({ model, el: host }) {
   model.on("change:px_per_mm", repaint);
   model.on("change:labels", repaint);
   model.on("change:active", () => { active = model.get("active"); paintAll(); });
-  for (const n of NAMES) loadBitmap(n);
+  for (const n of NAMES) { loadBitmap(n); shown[n] = (model.get("rendered") || {})[n]; }
   paintAll();
   el.dataset.frames = "0";
   el.dataset.ready = "1";
+  model.send({ type: "ready" });  // frames sent ahead before this view existed were lost: resend
   return () => {
     for (const [n, f] of handlers) model.off("change:" + n, f);
     model.off("change:position", repaint);
@@ -240,3 +276,12 @@ class OrthoCanvas(anywidget.AnyWidget):
     px_per_mm = t.Float(2.0).tag(sync=True)
     crosshair = t.Bool(True).tag(sync=True)
     crosshair_color = t.Unicode("#30d158").tag(sync=True)
+    #: bumped whenever the rendering settings change; the page drops frames sent ahead for older ones
+    version = t.Int(0).tag(sync=True)
+
+    def send_frames(self, frames: list[tuple[str, int, bytes, int, int]]) -> None:
+        """Send frames ahead of need: (plane, index, rgba bytes, height, width) for this ``version``."""
+        if frames:
+            self.send({"type": "frames", "version": self.version,
+                       "frames": [{"plane": p, "index": i, "h": h, "w": w} for p, i, _, h, w in frames]},
+                      buffers=[b for _, _, b, _, _ in frames])

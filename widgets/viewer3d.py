@@ -101,6 +101,9 @@ class Viewer3D(w.VBox):
             network access to its viewer assets).
         height: pixels.
         reach_timeout: seconds to wait for itkwidgets' asset host before giving up (backend "itk").
+        max_voxels: larger volumes are shown subsampled by a whole stride (256^3 -> 128^3): ipyniivue
+            sends every loaded image back to the kernel, so the full grid would take most of a minute
+            to appear. CaseViewer always shows full resolution.
 
     Example:
         >>> import numpy as np, medwb
@@ -111,12 +114,13 @@ class Viewer3D(w.VBox):
 
     def __init__(self, volume: medwb.Volume, attribution: Any = None, *, mask: Any = None,
                  window: str | tuple[float, float] = "brain", backend: str = "niivue", height: int = 420,
-                 reach_timeout: float = 3.0) -> None:
+                 reach_timeout: float = 3.0, max_voxels: int = 160**3) -> None:
         if backend not in ("niivue", "itk"):
             raise ValueError(f"backend must be 'niivue' or 'itk', got {backend!r}")
         self.volume = volume
         self.attribution = as_array(attribution, volume.shape, "attribution")
         self.mask = as_array(mask, volume.shape, "mask")
+        self.stride = max(1, int(np.ceil((np.prod(volume.shape) / max_voxels) ** (1 / 3) - 1e-9)))
         center, width = WINDOW_PRESETS[window] if isinstance(window, str) else window
         self.notice = w.HTML()
         self.backend = backend
@@ -160,20 +164,36 @@ class Viewer3D(w.VBox):
             self.itk_viewer = itkwidgets.view(**kwargs)
 
     # -- ipyniivue ------------------------------------------------------------------------
+    def _grid(self, arr: np.ndarray) -> medwb.Volume:
+        """``arr`` (on the volume grid) as a Volume at the display stride."""
+        k = self.stride
+        if k == 1:
+            return self.volume.with_array(arr)
+        affine = self.volume.affine.copy()
+        affine[:3, :3] *= k
+        return medwb.Volume(np.ascontiguousarray(arr[::k, ::k, ::k]), affine, modality=self.volume.modality)
+
     def _show_niivue(self, center: float, width: float, height: int) -> None:
         from ipyniivue import NiiVue, SliceType
 
+        if self.stride > 1:
+            shape = tuple(len(range(0, n, self.stride)) for n in self.volume.shape)
+            self.notice.value = (f"<small class='medwb-notice'>3D view subsampled by {self.stride} "
+                                 f"({'x'.join(map(str, self.volume.shape))} → {'x'.join(map(str, shape))}) "
+                                 "for speed; CaseViewer shows every voxel.</small>")
+
         self.nv = NiiVue(height=height, slice_type=SliceType.MULTIPLANAR, back_color=(0, 0, 0, 1),
-                         is_colorbar=False, show_3d_crosshair=True, multiplanar_force_render=True)
+                         is_colorbar=False, show_3d_crosshair=True, multiplanar_force_render=True,
+                         is_radiological_convention=True)
         self.nv.add_class("medwb-niivue")
         layers: list[dict[str, Any]] = [{
-            "data": nifti_bytes(self.volume), "name": "image.nii.gz", "colormap": "gray",
+            "data": nifti_bytes(self._grid(self.volume.array)), "name": "image.nii.gz", "colormap": "gray",
             "cal_min": center - width / 2, "cal_max": center + width / 2, "opacity": 1.0,
         }]
         self.scale = 0.0
         if self.attribution is not None:
             self.scale = render.robust_scale(self.attribution)
-            att = self.volume.with_array(self.attribution.astype(np.float32))
+            att = self._grid(self.attribution.astype(np.float32))
             layer = {"data": nifti_bytes(att, quantize=True), "name": "attribution.nii.gz",
                      "colormap": "warm", "opacity": 0.6, "cal_min": 0.1 * self.scale,
                      "cal_max": self.scale or 1.0}
@@ -182,7 +202,7 @@ class Viewer3D(w.VBox):
                              cal_max_neg=-0.1 * self.scale)
             layers.append(layer)
         if self.mask is not None:
-            layers.append({"data": nifti_bytes(self.volume.with_array((self.mask > 0).astype(np.uint8))),
+            layers.append({"data": nifti_bytes(self._grid((self.mask > 0).astype(np.uint8))),
                            "name": "mask.nii.gz", "colormap": "red", "opacity": 0.35,
                            "cal_min": 0.5, "cal_max": 1.0})
         self.nv.load_volumes(layers)

@@ -45,9 +45,11 @@ _KINDS = {
 
 
 def identifiers_from_dicom(source: str | Path | Iterable[str | Path],
-                           kinds: Iterable[str] = ("names", "ids", "dates", "contacts")) -> list[str]:
-    """Identifying values found in DICOM files: person names (and their parts), patient IDs, birth dates,
-    addresses and phone numbers (``kinds`` picks among "names", "ids", "dates", "contacts").
+                           kinds: Iterable[str] = ("names", "ids", "dates", "contacts"),
+                           name_parts: bool = True) -> list[str]:
+    """Identifying values found in DICOM files: person names (and, with ``name_parts``, each family /
+    given name of 3+ letters), patient IDs, birth dates, addresses and phone numbers (``kinds`` picks
+    among "names", "ids", "dates", "contacts").
 
     Collect them from the original data before de-identification, then scan the outputs for them.
     """
@@ -74,7 +76,8 @@ def identifiers_from_dicom(source: str | Path | Iterable[str | Path],
             if elem.VR == "PN" and elem.value:
                 for pn in (elem.value if elem.VM > 1 else [elem.value]):
                     vals.add(str(pn))
-                    vals.update(part for part in re.split(r"[\^= ,]+", str(pn)) if len(part) >= 3)
+                    if name_parts:
+                        vals.update(part for part in re.split(r"[\^= ,]+", str(pn)) if len(part) >= 3)
     return sorted(v for v in vals if len(v.strip()) >= 3)
 
 

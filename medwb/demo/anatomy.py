@@ -48,7 +48,8 @@ class BaseAnatomy:
         smooth: float32 HU, slightly low-pass filtered copy used for resampling to the ~2 mm demo grid
             (avoids aliasing of the 0.96 mm source).
         intracranial: uint8 mask of the soft tissue inside the skull (brain, CSF, vessels).
-        parenchyma: uint8 mask of brain tissue proper (intracranial, 18-60 HU, no CSF).
+        parenchyma: uint8 mask of brain tissue proper (intracranial, 18-60 HU, no CSF) on the slices
+            where brain fills most of the skull: where lesion centres may go.
         d_skull: float32 distance (mm) of each intracranial voxel to the nearest non-intracranial one.
         d_brain: float32 distance (mm) to the nearest voxel outside the brain (sulci closed).
         center: LPS position (mm) of the head's centre, where the demo grid is centred.

@@ -17,12 +17,14 @@ folder beside the target and swaps it in with a rename, so a half-built cohort i
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ import pandas as pd
 __all__ = ["DEMO_VERSION", "build_cohort", "load_cohort", "default_dir", "plan_cases", "render_case"]
 
 #: Bump whenever the generator's output changes: a stamp with another version triggers a rebuild.
-DEMO_VERSION = "1.0"
+DEMO_VERSION = "1.1"
 
 _POSITIVE_FRACTION = 0.45
 _STREAM_PLAN, _STREAM_CLINICAL, _STREAM_CASE, _STREAM_SURVIVAL, _STREAM_SPLIT = 11, 12, 13, 14, 15
@@ -277,30 +279,55 @@ def build_cohort(
         raise ValueError(f"n_cases must be at least 1, got {n_cases}.\nFix: e.g. build_cohort(dir, n_cases=8).")
     directory = Path(directory).expanduser() if directory is not None else default_dir()
     stamp = _stamp(int(n_cases), int(seed), anatomy_source())
-    current = _read_stamp(directory)
     if not force and _read_stamp_matches(directory, stamp) and (directory / "manifest.csv").is_file():
         return _open(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with _lock(directory):  # one builder per folder; a waiting one then finds the cohort built
+        if not force and _read_stamp_matches(directory, stamp) and (directory / "manifest.csv").is_file():
+            return _open(directory)
+        _build_into(directory, int(n_cases), int(seed), stamp, workers, progress)
+    return _open(directory)
+
+
+@contextlib.contextmanager
+def _lock(directory: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``.<name>.lock`` beside the folder (POSIX; a no-op elsewhere)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(directory.parent / f".{directory.name}.lock", "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _build_into(
+    directory: Path, n_cases: int, seed: int, stamp: dict[str, Any], workers: int | None, progress: bool
+) -> None:
+    current = _read_stamp(directory)
     if directory.exists() and any(directory.iterdir()) and current is None:
         raise FileExistsError(
             f"{directory} exists, is not empty and is not a medwb demo cohort (no build.json); refusing "
             "to replace it.\nFix: pass an empty or new folder, or delete it yourself."
         )
-    directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = directory.parent / f".{directory.name}.building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
         started = time.perf_counter()
-        plan = plan_cases(int(n_cases), int(seed))
-        n_workers = workers if workers is not None else min(2, os.cpu_count() or 1, int(n_cases))
-        truths = _render_all(tmp, plan, int(seed), max(1, int(n_workers)), progress)
-        _write_tables(tmp, plan, truths, int(seed), stamp)
+        plan = plan_cases(n_cases, seed)
+        n_workers = workers if workers is not None else min(2, os.cpu_count() or 1, n_cases)
+        truths = _render_all(tmp, plan, seed, max(1, int(n_workers)), progress)
+        _write_tables(tmp, plan, truths, seed, stamp)
         stamp_out = {**stamp, "build_seconds": round(time.perf_counter() - started, 2)}
         (tmp / "build.json").write_text(json.dumps(stamp_out, indent=1))
         _swap_in(tmp, directory)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return _open(directory)
 
 
 def _read_stamp_matches(directory: Path, stamp: dict[str, Any]) -> bool:

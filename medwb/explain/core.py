@@ -125,7 +125,7 @@ def explain(
     noise: float = 0.1,
     layer: str | nn.Module | None = None,
     relu: bool = True,
-    window: int | tuple[int, int, int] = 8,
+    window: int | tuple[int, int, int] = 16,
     stride: int | tuple[int, int, int] | None = None,
     blur_sigma: float = 4.0,
     internal_batch_size: int | None = None,

@@ -56,7 +56,8 @@ def compare_maps(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 
 def randomisation_check(model: nn.Module, volume: Volume | np.ndarray, method: str = "gradcam",
                         target: Any = "predicted", *, cascade: bool = True, layers: list[str] | None = None,
-                        seed: int = 0, progress: bool = True, **explain_kw: Any) -> pd.DataFrame:
+                        seed: int = 0, progress: bool = True, return_maps: bool = False,
+                        **explain_kw: Any) -> pd.DataFrame | tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Cascading (or independent) randomisation of the model's layers, top down; maps compared each step.
 
     Args:
@@ -65,10 +66,11 @@ def randomisation_check(model: nn.Module, volume: Volume | np.ndarray, method: s
         cascade: True randomises layers cumulatively from the output; False one layer at a time.
         layers: names to randomise, in order (default parameter_layers(model): all, output first).
         seed: seed of the random re-initialisation.
+        return_maps: also return {layer: model-space map} (for figures).
 
     Returns:
         DataFrame with step (0 = original), layer, spearman, spearman_abs, ssim; a Grad-CAM target
-        layer is kept fixed by name across steps. ``.attrs["maps"]`` holds the model-space maps.
+        layer is kept fixed by name across steps; with ``return_maps`` a (DataFrame, maps) pair.
 
     Example:
         >>> # df = randomisation_check(net, ct, "integrated_gradients", 1, preprocess=pp)
@@ -108,5 +110,4 @@ def randomisation_check(model: nn.Module, volume: Volume | np.ndarray, method: s
     df = pd.DataFrame(rows)
     df["cascade"] = cascade
     df["method"] = original.method
-    df.attrs["maps"] = maps
-    return df
+    return (df, maps) if return_maps else df

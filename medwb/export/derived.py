@@ -20,7 +20,7 @@ import numpy as np
 from medwb.volume import GeometryError, Volume
 
 __all__ = ["source_datasets", "to_hd_volume", "equipment", "new_uid", "frames_to_volume", "SourceLike",
-           "frame_positions"]
+           "frame_positions", "check_grid", "flip_slices"]
 
 SourceLike = str | os.PathLike | Sequence[Any]
 
@@ -52,8 +52,21 @@ def source_datasets(source: SourceLike) -> list[Any]:
     return sorted(items, key=lambda d: float(np.dot(normal, np.asarray(d.ImagePositionPatient, dtype=float))))
 
 
-def check_grid(volume: Volume, sources: list[Any], what: str) -> None:
-    """The result must sit on the source grid: same slice count and IPP of slice 0 (within 0.01 mm)."""
+def flip_slices(volume: Volume) -> Volume:
+    """The same voxels on the same grid, slice axis reversed (slice 0 becomes the last)."""
+    affine = volume.affine.copy()
+    affine[:3, 3] = volume.index_to_world([volume.shape[0] - 1, 0, 0])
+    affine[:3, 0] = -affine[:3, 0]
+    return Volume(np.ascontiguousarray(volume.array[::-1]), affine, volume.modality, dict(volume.meta))
+
+
+def check_grid(volume: Volume, sources: list[Any], what: str) -> Volume:
+    """``volume`` expressed on the source grid, slices in source order (ascending along the normal).
+
+    A volume stacked the other way round (slice 0 at the source's last slice, e.g. from a NIfTI or
+    another reader) is flipped, not refused: writing it as is would reverse every frame (highdicom#330).
+    Anything else off the grid raises GeometryError with the fix.
+    """
     if len(sources) != volume.shape[0] or (int(sources[0].Rows), int(sources[0].Columns)) != volume.shape[1:]:
         raise GeometryError(
             f"the {what} has shape {volume.shape} but the source series has {len(sources)} slices of "
@@ -61,13 +74,17 @@ def check_grid(volume: Volume, sources: list[Any], what: str) -> None:
             "Fix: resample it onto the source grid first (medwb.transforms.resample_like(result, image)).")
     first = np.asarray(sources[0].ImagePositionPatient, dtype=float)
     last = np.asarray(sources[-1].ImagePositionPatient, dtype=float)
-    want0, want1 = volume.index_to_world([0, 0, 0]), volume.index_to_world([volume.shape[0] - 1, 0, 0])
-    if not (np.allclose(first, want0, atol=1e-2) and np.allclose(last, want1, atol=1e-2)):
-        raise GeometryError(
-            f"the {what} does not lie on the source series: its first/last slice start at "
-            f"{np.round(want0, 2).tolist()} / {np.round(want1, 2).tolist()} mm, the source's at "
-            f"{np.round(first, 2).tolist()} / {np.round(last, 2).tolist()} mm.\n"
-            "Fix: compute the result on the Volume loaded from this very series (or resample_like it).")
+    for candidate in (volume, flip_slices(volume)):
+        want0 = candidate.index_to_world([0, 0, 0])
+        want1 = candidate.index_to_world([volume.shape[0] - 1, 0, 0])
+        if np.allclose(first, want0, atol=1e-2) and np.allclose(last, want1, atol=1e-2):
+            return candidate
+    raise GeometryError(
+        f"the {what} does not lie on the source series: its first/last slice start at "
+        f"{np.round(volume.index_to_world([0, 0, 0]), 2).tolist()} / "
+        f"{np.round(volume.index_to_world([volume.shape[0] - 1, 0, 0]), 2).tolist()} mm, the source's at "
+        f"{np.round(first, 2).tolist()} / {np.round(last, 2).tolist()} mm.\n"
+        "Fix: compute the result on the Volume loaded from this very series (or resample_like it).")
 
 
 def to_hd_volume(volume: Volume, frame_of_reference_uid: str, array: np.ndarray | None = None) -> Any:

@@ -79,7 +79,7 @@ def write_parametric_map(
         raise ValueError("the attribution method is not known.\nFix: pass method='integrated_gradients' (or "
                          "whichever made the map); a map without its method cannot be interpreted later.")
     params = {**found_params, **(params or {})}
-    check_grid(volume, sources, "map")
+    volume = check_grid(volume, sources, "map")
     array = np.asarray(volume.array, dtype=np.float32)
     if not np.all(np.isfinite(array)):
         raise ValueError(f"the map has {int((~np.isfinite(array)).sum())} non-finite values.\n"

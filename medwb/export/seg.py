@@ -117,7 +117,10 @@ def write_seg(
                 a = (a > 0).astype(np.uint8)
             parts.append(a)
         stacked = np.stack(parts, axis=-1)
-    check_grid(geometry, sources, "mask")
+    aligned = check_grid(geometry, sources, "mask")
+    if aligned is not geometry:  # stacked the other way round: reverse the frames with the geometry
+        stacked = np.ascontiguousarray(stacked[::-1])
+        geometry = aligned
     kinds = [segment_type] * len(labels) if isinstance(segment_type, str) else list(segment_type)
     if len(kinds) != len(labels):
         raise ValueError(f"{len(kinds)} segment types for {len(labels)} segments {labels}")

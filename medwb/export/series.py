@@ -9,18 +9,15 @@ for IOP (r, c) and PixelSpacing (drow, dcol), ``affine[:3, 2] = r*dcol``, ``affi
 
 from __future__ import annotations
 
-import struct
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.encaps import encapsulate
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import (
-    PYDICOM_IMPLEMENTATION_UID,
     UID,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
@@ -30,6 +27,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
+from medwb.export.series_encoding import SeriesTemplate, ds_string, encode_pixels, file_meta
 from medwb.volume import GeometryError, Volume
 
 __all__ = ["write_series", "write_multiframe", "TRANSFER_SYNTAXES", "SOP_CLASSES"]
@@ -48,16 +46,6 @@ SOP_CLASSES: dict[str, tuple[UID, UID]] = {
     "CT": (UID("1.2.840.10008.5.1.4.1.1.2"), UID("1.2.840.10008.5.1.4.1.1.2.1")),
     "MR": (UID("1.2.840.10008.5.1.4.1.1.4"), UID("1.2.840.10008.5.1.4.1.1.4.1")),
 }
-
-def _ds(value: float) -> str:
-    """A DS string (at most 16 characters) with as many significant digits as fit, up to 12."""
-    value = float(value)
-    for digits in range(12, 0, -1):
-        text = f"{value:.{digits}g}"
-        if len(text) <= 16:
-            return "0" if text in ("-0", "0") else text
-    raise ValueError(f"{value} cannot be written as a DICOM DS")
-
 
 def _geometry(volume: Volume) -> tuple[list[float], list[float], list[np.ndarray], float, float]:
     """IOP (6 floats), PixelSpacing [drow, dcol], IPP per slice, thickness and spacing between slices."""
@@ -190,41 +178,6 @@ def _common(
     return ds
 
 
-def _file_meta(sop_class: UID, ts: UID) -> FileMetaDataset:
-    meta = FileMetaDataset()
-    meta.FileMetaInformationVersion = b"\x00\x01"
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.TransferSyntaxUID = ts
-    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-    meta.ImplementationVersionName = "MEDWB_0_1"
-    return meta
-
-
-def _encode(frames: np.ndarray, ts: UID, ds: Dataset) -> bytes:
-    """Pixel Data bytes: raw little-endian, or encapsulated compressed frames."""
-    if not ts.is_compressed:
-        return np.ascontiguousarray(frames).astype(frames.dtype.newbyteorder("<"), copy=False).tobytes()
-    from pydicom.pixels import get_encoder
-
-    enc = get_encoder(ts)
-    if ts == JPEG2000Lossless and min(ds.Rows, ds.Columns) < 32:
-        raise ValueError(
-            f"JPEG 2000 (openjpeg, 6 wavelet levels) needs images of at least 32x32, got "
-            f"{ds.Rows}x{ds.Columns}.\nFix: use transfer_syntax=\"rle\" or \"jpeg-ls\" for tiny images."
-        )
-    opts = {
-        "rows": ds.Rows,
-        "columns": ds.Columns,
-        "samples_per_pixel": 1,
-        "bits_allocated": 16,
-        "bits_stored": 16,
-        "pixel_representation": ds.PixelRepresentation,
-        "photometric_interpretation": "MONOCHROME2",
-        "number_of_frames": 1,
-    }
-    return encapsulate([enc.encode(np.ascontiguousarray(f), validate=False, **opts) for f in frames])
-
-
 def write_series(
     volume: Volume,
     folder: str | Path,
@@ -290,14 +243,14 @@ def write_series(
         study_date=study_date, stored=stored,
     )  # fmt: skip
     ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-    ds.ImageOrientationPatient = [_ds(v) for v in iop]
-    ds.PixelSpacing = [_ds(v) for v in pixel_spacing]
-    ds.SliceThickness = _ds(thickness)
-    ds.SpacingBetweenSlices = _ds(between)
+    ds.ImageOrientationPatient = [ds_string(v) for v in iop]
+    ds.PixelSpacing = [ds_string(v) for v in pixel_spacing]
+    ds.SliceThickness = ds_string(thickness)
+    ds.SpacingBetweenSlices = ds_string(between)
     if mod == "CT":
         ds.KVP = "120"
-        ds.RescaleIntercept = _ds(intercept)
-        ds.RescaleSlope = _ds(slope)
+        ds.RescaleIntercept = ds_string(intercept)
+        ds.RescaleSlope = ds_string(slope)
         ds.RescaleType = "HU"
     else:
         ds.ScanningSequence = "RM"
@@ -307,101 +260,29 @@ def write_series(
         ds.EchoTime = ds.RepetitionTime = ""
         ds.EchoTrainLength = ""
         if slope != 1.0 or intercept != 0.0:
-            ds.RescaleIntercept = _ds(intercept)
-            ds.RescaleSlope = _ds(slope)
+            ds.RescaleIntercept = ds_string(intercept)
+            ds.RescaleSlope = ds_string(slope)
     if ts.is_compressed:
         ds.LossyImageCompression = "00"
     for key, value in (extra or {}).items():
         setattr(ds, key, value)
-    ds.file_meta = _file_meta(sop_class, ts)
+    ds.file_meta = file_meta(sop_class, ts)
     normal = np.cross(np.asarray(iop[:3]), np.asarray(iop[3:]))
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    template = _Template(ds, ts)
+    template = SeriesTemplate(ds, ts)
     paths: list[Path] = []
     for number, k in enumerate(order, start=1):
         sop_uid = (
             generate_uid(entropy_srcs=[uid_seed, series, str(k)]) if uid_seed is not None else generate_uid()
         )
-        position = "\\".join(_ds(v) for v in ipp[k])
-        pixels = _encode(stored[k : k + 1], ts, ds)
+        position = "\\".join(ds_string(v) for v in ipp[k])
+        pixels = encode_pixels(stored[k : k + 1], ts, ds)
         path = folder / f"IM{number:05d}.dcm"
-        path.write_bytes(template.render(sop_uid, number, position, _ds(float(ipp[k] @ normal)), pixels))
+        path.write_bytes(template.render(sop_uid, number, position, ds_string(float(ipp[k] @ normal)), pixels))
         paths.append(path)
     return paths
-
-
-# Elements that change from slice to slice; everything else is serialised once per series.
-_VARYING = {0x00080018: "UI", 0x00200013: "IS", 0x00200032: "DS", 0x00201041: "DS", 0x7FE00010: "OW"}
-
-
-class _Template:
-    """A series' constant elements encoded once by pydicom; per slice only five are encoded."""
-
-    def __init__(self, ds: Dataset, ts: UID) -> None:
-        from pydicom.filebase import DicomBytesIO
-        from pydicom.filewriter import write_dataset
-
-        self.implicit = ts == ImplicitVRLittleEndian
-        self.compressed = ts.is_compressed
-        self.ts, self.sop_class = str(ts), str(ds.SOPClassUID)
-        self.impl_uid, self.impl_name = str(PYDICOM_IMPLEMENTATION_UID), "MEDWB_0_1"
-        tags = sorted(_VARYING)
-        segments: list[Dataset] = [Dataset() for _ in range(len(tags) + 1)]
-        for elem in ds:
-            if int(elem.tag) in _VARYING:
-                continue
-            segments[sum(int(elem.tag) > t for t in tags)].add(elem)
-        self.segments = []
-        for seg in segments:
-            fp = DicomBytesIO()
-            fp.is_little_endian, fp.is_implicit_VR = True, self.implicit
-            write_dataset(fp, seg, parent_encoding=ds.get("SpecificCharacterSet", "ISO_IR 100"))
-            self.segments.append(fp.getvalue())
-
-    @staticmethod
-    def _pad(value: bytes, vr: str) -> bytes:
-        return value + (b"\x00" if vr in ("UI", "OB") else b" ") if len(value) % 2 else value
-
-    def _element(self, tag: int, vr: str, value: bytes, undefined: bool = False) -> bytes:
-        head = struct.pack("<HH", tag >> 16, tag & 0xFFFF)
-        length = 0xFFFFFFFF if undefined else len(value)
-        if self.implicit:
-            return head + struct.pack("<I", length) + value
-        if vr in ("OB", "OW", "UN", "SQ", "UT"):
-            return head + vr.encode() + b"\x00\x00" + struct.pack("<I", length) + value
-        return head + vr.encode() + struct.pack("<H", length) + value
-
-    def _meta(self, sop_uid: str) -> bytes:
-        body = b"".join([
-            b"\x02\x00\x01\x00OB\x00\x00" + struct.pack("<I", 2) + b"\x00\x01",
-            self._meta_ui(0x0002, self.sop_class), self._meta_ui(0x0003, sop_uid),
-            self._meta_ui(0x0010, self.ts), self._meta_ui(0x0012, self.impl_uid),
-            b"\x02\x00\x13\x00SH" + struct.pack("<H", len(self._pad(self.impl_name.encode(), "SH")))
-            + self._pad(self.impl_name.encode(), "SH"),
-        ])  # fmt: skip
-        group_length = b"\x02\x00\x00\x00UL" + struct.pack("<HI", 4, len(body))
-        return b"\x00" * 128 + b"DICM" + group_length + body
-
-    def _meta_ui(self, elem: int, uid: str) -> bytes:
-        value = self._pad(uid.encode("ascii"), "UI")
-        return struct.pack("<HH", 0x0002, elem) + b"UI" + struct.pack("<H", len(value)) + value
-
-    def render(self, sop_uid: str, number: int, position: str, location: str, pixels: bytes) -> bytes:
-        s = self.segments
-        if self.compressed:
-            pixel_elem = self._element(0x7FE00010, "OB", pixels, undefined=True) + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
-        else:
-            pixel_elem = self._element(0x7FE00010, "OW", self._pad(pixels, "OB"))
-        return b"".join([
-            self._meta(sop_uid), s[0],
-            self._element(0x00080018, "UI", self._pad(sop_uid.encode("ascii"), "UI")), s[1],
-            self._element(0x00200013, "IS", self._pad(str(number).encode(), "IS")), s[2],
-            self._element(0x00200032, "DS", self._pad(position.encode(), "DS")), s[3],
-            self._element(0x00201041, "DS", self._pad(location.encode(), "DS")), s[4],
-            pixel_elem, s[5],
-        ])  # fmt: skip
 
 
 def write_multiframe(
@@ -481,12 +362,12 @@ def write_multiframe(
 
     shared = Dataset()
     measures = Dataset()
-    measures.PixelSpacing = [_ds(v) for v in pixel_spacing]
-    measures.SliceThickness = _ds(thickness)
-    measures.SpacingBetweenSlices = _ds(between)
+    measures.PixelSpacing = [ds_string(v) for v in pixel_spacing]
+    measures.SliceThickness = ds_string(thickness)
+    measures.SpacingBetweenSlices = ds_string(between)
     shared.PixelMeasuresSequence = DicomSequence([measures])
     orient = Dataset()
-    orient.ImageOrientationPatient = [_ds(v) for v in iop]
+    orient.ImageOrientationPatient = [ds_string(v) for v in iop]
     shared.PlaneOrientationSequence = DicomSequence([orient])
     kind = Dataset()
     kind.FrameType = frame_type
@@ -495,8 +376,8 @@ def write_multiframe(
     kind.VolumeBasedCalculationTechnique = "NONE"
     if mod == "CT":
         transform = Dataset()
-        transform.RescaleIntercept = _ds(intercept)
-        transform.RescaleSlope = _ds(slope)
+        transform.RescaleIntercept = ds_string(intercept)
+        transform.RescaleSlope = ds_string(slope)
         transform.RescaleType = "HU"
         shared.PixelValueTransformationSequence = DicomSequence([transform])
         shared.CTImageFrameTypeSequence = DicomSequence([kind])
@@ -506,8 +387,8 @@ def write_multiframe(
         shared.MRImageFrameTypeSequence = DicomSequence([kind])
         if slope != 1.0 or intercept != 0.0:
             transform = Dataset()
-            transform.RescaleIntercept = _ds(intercept)
-            transform.RescaleSlope = _ds(slope)
+            transform.RescaleIntercept = ds_string(intercept)
+            transform.RescaleSlope = ds_string(slope)
             transform.RescaleType = "US"
             shared.PixelValueTransformationSequence = DicomSequence([transform])
     ds.SharedFunctionalGroupsSequence = DicomSequence([shared])
@@ -517,7 +398,7 @@ def write_multiframe(
     for k, pos in enumerate(ipp):
         item = Dataset()
         plane = Dataset()
-        plane.ImagePositionPatient = [_ds(v) for v in pos]
+        plane.ImagePositionPatient = [ds_string(v) for v in pos]
         item.PlanePositionSequence = DicomSequence([plane])
         content = Dataset()
         content.FrameAcquisitionDateTime = stamp
@@ -531,9 +412,9 @@ def write_multiframe(
     ds.PerFrameFunctionalGroupsSequence = DicomSequence(frames)
     for key, value in (extra or {}).items():
         setattr(ds, key, value)
-    ds.file_meta = _file_meta(sop_class, ts)
+    ds.file_meta = file_meta(sop_class, ts)
     ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
-    ds.PixelData = _encode(stored, ts, ds)
+    ds.PixelData = encode_pixels(stored, ts, ds)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True, little_endian=True, implicit_vr=ts == ImplicitVRLittleEndian)

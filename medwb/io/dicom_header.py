@@ -176,13 +176,13 @@ def check_decodable(transfer_syntax: str, path: Path | str = "") -> None:
     from pydicom.pixels import get_decoder
     from pydicom.uid import UID
 
-    uid = UID(transfer_syntax)
+    uid = UID(transfer_syntax or "1.2.840.10008.1.2.1")
+    if not uid.is_transfer_syntax:
+        raise UnsupportedTransferSyntaxError(
+            f"{path}: unknown transfer syntax {transfer_syntax!r}; no decoder can read its pixels.\n"
+            "Fix: convert it to Explicit VR Little Endian (e.g. dcmtk `dcmconv +te` or `gdcmconv --raw`)."
+        )
     if not uid.is_compressed:
-        if transfer_syntax and not uid.is_transfer_syntax:
-            raise UnsupportedTransferSyntaxError(
-                f"{path}: unknown transfer syntax {transfer_syntax!r}; no decoder can read its pixels.\n"
-                "Fix: convert it to Explicit VR Little Endian (e.g. dcmtk `dcmconv +te` or `gdcmconv --raw`)."
-            )
         return
     try:
         decoder = get_decoder(uid)

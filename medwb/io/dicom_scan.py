@@ -9,6 +9,7 @@ loaded as images. Loading a series is medwb.io.dicom_series.load_series (or Dico
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,9 @@ def _scan_one(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
         return None, [str(exc).split("\n")[0].replace(f"{path}: ", "").replace(f"{path} ", "")]
     ds, le = h.ds, h.little_endian
     sop = str(raw_value(ds, 0x00080016) or "")
+    meta_sop = str(getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID", "") or "")
+    cut_short = not sop and not str(raw_value(ds, 0x0020000E) or "")
+    sop = sop or meta_sop
     has_pixels = h.pixel_tag is not None
     kind = object_kind(sop, has_pixels)
     frames = _number(raw_value(ds, 0x00280008))
@@ -121,7 +125,9 @@ def _scan_one(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
         "usable": True,
     }
     problems = []
-    if kind == "other" and sop.startswith(_IMAGE_SOP_ROOT):
+    if cut_short:
+        problems.append("header ends before SOPClassUID/SeriesInstanceUID: the file is truncated or damaged")
+    elif kind == "other" and sop.startswith(_IMAGE_SOP_ROOT):
         problems.append(f"image object (SOP class {sop}) without pixel data")
     if h.truncated:
         problems.append(
@@ -187,6 +193,20 @@ class DicomIndex:
     files: pd.DataFrame
     series: pd.DataFrame
     problems: pd.DataFrame
+
+    @property
+    def studies(self) -> pd.DataFrame:
+        """One row per study: patient, date, description, number of series and their modalities."""
+        if self.series.empty:
+            return pd.DataFrame(columns=["patient_id", "study_uid", "study_date", "study_description",
+                                         "n_series", "modalities"])  # fmt: skip
+        g = self.series.groupby(["patient_id", "study_uid"], sort=True, dropna=False)
+        return g.agg(
+            study_date=("study_date", "first"),
+            study_description=("study_description", "first"),
+            n_series=("series_uid", "size"),
+            modalities=("modality", lambda m: "/".join(sorted(set(m) - {""}))),
+        ).reset_index()
 
     def paths(self, series_uid: str) -> list[Path]:
         """The usable files of one series."""
@@ -254,7 +274,12 @@ def scan(folder: str | os.PathLike, progress: bool = True, recursive: bool = Tru
 
         iterator = tqdm(paths, desc="scanning DICOM", unit="file", disable=len(paths) < 200)
     for p in iterator:
-        row, reasons = _scan_one(p)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pydicom's per-file chatter; problems carry the verdict
+                row, reasons = _scan_one(p)
+        except Exception as exc:  # noqa: BLE001 - one odd file must never stop a scan of thousands
+            row, reasons = None, [f"unreadable ({type(exc).__name__}: {exc})"]
         if row is not None:
             rows.append(row)
         for reason in reasons:

@@ -189,6 +189,18 @@ def _untilt(stack: np.ndarray, geo: StackGeometry, offsets: np.ndarray) -> np.nd
     return out
 
 
+def _nominal_step(ds: pydicom.Dataset) -> float:
+    """Slice spacing stated in the header (|SpacingBetweenSlices|, else SliceThickness, else 1 mm)."""
+    for key in ("SpacingBetweenSlices", "SliceThickness"):
+        try:
+            value = abs(float(ds.get(key) or 0))  # some scanners write a negative spacing
+        except (TypeError, ValueError):
+            value = 0.0
+        if value > 0:
+            return value
+    return 1.0
+
+
 def _apply_rescale(stack: np.ndarray, slope: np.ndarray, intercept: np.ndarray) -> np.ndarray:
     if np.all(slope == 1) and np.all(intercept == np.round(intercept)):
         if np.all(intercept == 0):
@@ -251,7 +263,10 @@ def load_series(
             "medwb.scan_dicom(folder) shows what is there."
         )
     if skipped or others:
-        what = [f"{p.name} ({why})" for p, why in skipped[:3]] + [f"{r.path.name} ({r.kind})" for r in others[:3]]
+        what = [f"{p.name} ({why})" for p, why in skipped[:3]] + [
+            f"{r.path.name} ({r.kind if r.kind != 'other' else 'no image data: damaged or not an image'})"
+            for r in others[:3]
+        ]
         warnings.warn(
             f"{label}: skipped {len(skipped)} unreadable file(s) and {len(others)} non-image object(s): "
             + ", ".join(what),
@@ -283,8 +298,8 @@ def load_series(
         notes.append("geometry unknown: synthetic axial grid")
         order = np.argsort([images[o].instance_number for o in owner], kind="stable")
         stack, names = stack[order], [names[i] for i in order]
-        slope, intercept = slope[order], intercept[order]
-        step = float(first.get("SpacingBetweenSlices", 0) or first.get("SliceThickness", 0) or 1.0)
+        slope, intercept, owner = slope[order], intercept[order], [owner[i] for i in order]
+        step = _nominal_step(first)
         iop = np.tile([1.0, 0, 0, 0, 1, 0], (len(names), 1))
         ipp = np.arange(len(names))[:, None] * np.array([[0.0, 0.0, step]])
         ps = np.where(np.isnan(ps), 1.0, ps)
@@ -305,7 +320,7 @@ def load_series(
             f"series {uid}: PixelSpacing differs between {names[0]} ({ps[0].tolist()}) and {names[k]} "
             f"({ps[k].tolist()}).\nFix: load the files of each spacing separately."
         )
-    default_step = float(first.get("SpacingBetweenSlices", 0) or first.get("SliceThickness", 0) or 1.0)
+    default_step = _nominal_step(first)
     geo = analyse_stack(ipp, iop[0], ps[0], default_step)
     if geo.duplicates:
         drop = set(_duplicates(geo, stack, names, slope, intercept, uid))

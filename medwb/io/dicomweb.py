@@ -1,16 +1,17 @@
 """Cohorts from a PACS over DICOMweb: search (QIDO-RS), retrieve (WADO-RS), store (STOW-RS).
 
-DicomWebSource wraps dicomweb-client with what research use needs on top: searches as pandas tables
-(patient names left out unless asked), series retrieved into an on-disk cache keyed by UIDs
-(medwb.io.dicomweb_cache: atomic writes, resumable), Volumes through medwb's own DICOM loader, bounded
-retries with exponential backoff and timeouts (medwb.io.dicomweb_config), and credentials taken from the
-environment or a config file so that they never sit in a notebook. cohort_from_dicomweb() joins a query
-with a clinical table into a medwb.Cohort whose images live in the cache.
+DicomWebSource adds what research use needs: searches as pandas tables (patient names left out unless
+asked), series retrieved into an on-disk cache keyed by UIDs (medwb.io.dicomweb_cache: atomic writes,
+resumable, instances kept byte for byte as sent, medwb.io.dicomweb_wado), Volumes through medwb's own
+DICOM loader, bounded retries with exponential backoff and timeouts, and credentials taken from the
+environment or a config file so that they never sit in a notebook (medwb.io.dicomweb_config).
+STOW-RS goes through dicomweb-client; QIDO and WADO requests are built here on the same
+authenticated session (see _qido for why). cohort_from_dicomweb() (medwb.io.dicomweb_cohort) joins a
+query with a clinical table into a medwb.Cohort whose images live in the cache.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -21,6 +22,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from medwb.io.dicomweb_cache import SeriesCache, check_uid
+from medwb.io.dicomweb_cohort import NON_IMAGE_MODALITIES, cohort_from_dicomweb
 from medwb.io.dicomweb_config import (
     DicomWebConnectionError,
     DicomWebError,
@@ -30,38 +32,22 @@ from medwb.io.dicomweb_config import (
     fatal_error,
     with_retries,
 )
+from medwb.io.dicomweb_query import (
+    INSTANCE_FIELDS,
+    NAME_FIELD,
+    SERIES_FIELDS,
+    STUDY_FIELDS,
+    date_range,
+    paged,
+    to_table,
+)
+from medwb.io.dicomweb_wado import iter_parts, sop_uid_of
 from medwb.volume import Volume
 
 __all__ = [
     "DicomWebSource", "RetrievedSeries", "cohort_from_dicomweb", "DicomWebError", "DicomWebConnectionError",
     "DicomWebNotFoundError", "DicomWebStoreError", "NON_IMAGE_MODALITIES",
 ]
-
-#: Series of these modalities hold no image volume (results, documents, presentation states).
-NON_IMAGE_MODALITIES = frozenset({"SR", "SEG", "PR", "KO", "RTSTRUCT", "RTPLAN", "RTDOSE", "REG", "DOC", "PLAN"})
-
-# (column, DICOM keyword, tag) for searches; names only when asked for.
-_SERIES_FIELDS = [
-    ("patient_id", "PatientID", "00100020"), ("study_uid", "StudyInstanceUID", "0020000D"),
-    ("series_uid", "SeriesInstanceUID", "0020000E"), ("modality", "Modality", "00080060"),
-    ("study_date", "StudyDate", "00080020"), ("series_number", "SeriesNumber", "00200011"),
-    ("series_description", "SeriesDescription", "0008103E"),
-    ("study_description", "StudyDescription", "00081030"), ("body_part", "BodyPartExamined", "00180015"),
-    ("n_instances", "NumberOfSeriesRelatedInstances", "00201209"),
-]
-_STUDY_FIELDS = [
-    ("patient_id", "PatientID", "00100020"), ("study_uid", "StudyInstanceUID", "0020000D"),
-    ("study_date", "StudyDate", "00080020"), ("accession", "AccessionNumber", "00080050"),
-    ("study_description", "StudyDescription", "00081030"), ("modalities", "ModalitiesInStudy", "00080061"),
-    ("n_series", "NumberOfStudyRelatedSeries", "00201206"),
-    ("n_instances", "NumberOfStudyRelatedInstances", "00201208"),
-]
-_NAME = ("patient_name", "PatientName", "00100010")
-_INSTANCE_FIELDS = [
-    ("sop_uid", "SOPInstanceUID", "00080018"), ("sop_class", "SOPClassUID", "00080016"),
-    ("instance_number", "InstanceNumber", "00200013"),
-]
-
 
 @dataclass
 class RetrievedSeries:
@@ -73,47 +59,6 @@ class RetrievedSeries:
     files: list[Path]
     n_fetched: int
     n_cached: int
-
-
-def _date(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (_dt.date, _dt.datetime, pd.Timestamp)):
-        return value.strftime("%Y%m%d")
-    s = str(value).replace("-", "")
-    if not (len(s) == 8 and s.isdigit()):
-        raise ValueError(f"date {value!r} is not a date.\nFix: use 'YYYYMMDD', 'YYYY-MM-DD' or a datetime.date.")
-    return s
-
-
-def date_range(date: Any) -> str:
-    """A DICOM date matching string: one day, or (start, end) with None for an open end."""
-    if isinstance(date, (tuple, list)):
-        if len(date) != 2:
-            raise ValueError(f"a date range is (start, end), got {date!r}")
-        return f"{_date(date[0])}-{_date(date[1])}"
-    if isinstance(date, str) and date.count("-") == 1 and len(date.replace("-", "")) in (8, 16):
-        return date  # already "YYYYMMDD-YYYYMMDD" (or open-ended)
-    return _date(date)
-
-
-def _value(item: Mapping[str, Any], tag: str) -> Any:
-    values = item.get(tag, {}).get("Value")
-    if not values:
-        return None
-    v = values[0] if len(values) == 1 else values
-    if isinstance(v, dict):  # PersonName
-        return v.get("Alphabetic")
-    return v
-
-
-def _table(items: list[dict[str, Any]], fields: list[tuple[str, str, str]]) -> pd.DataFrame:
-    rows = [{col: _value(it, tag) for col, _, tag in fields} for it in items]
-    df = pd.DataFrame(rows, columns=[c for c, _, _ in fields])
-    for col in ("n_instances", "n_series", "series_number", "instance_number"):
-        if col in df:
-            df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
-    return df
 
 
 class DicomWebSource:
@@ -147,14 +92,21 @@ class DicomWebSource:
         return f"DicomWebSource({self.settings.url!r}, auth={self.settings.auth_kind}, cache={str(self.cache.root)!r})"
 
     @property
+    def session(self) -> Any:
+        """This thread's requests.Session, carrying the credentials."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = self.settings.session()
+        return session
+
+    @property
     def client(self) -> Any:
         """A dicomweb_client.DICOMwebClient for this thread (own retries off: ours are used)."""
         client = getattr(self._local, "client", None)
         if client is None:
             from dicomweb_client.api import DICOMwebClient
 
-            client = DICOMwebClient(self.settings.url, session=self.settings.session(),
-                                    timeout=self.settings.timeout)
+            client = DICOMwebClient(self.settings.url, session=self.session, timeout=self.settings.timeout)
             client.set_http_retry_params(retry=False)
             self._local.client = client
         return client
@@ -163,6 +115,30 @@ class DicomWebSource:
         return with_retries(call, what=what, settings=self.settings)
 
     # -- QIDO-RS --------------------------------------------------------------------------
+    def _qido(self, path: str, query: Mapping[str, Any], fields: list[tuple[str, str, str]], limit: int | None,
+              what: str) -> list[dict[str, Any]]:
+        """GET a QIDO-RS resource (all pages). Built here rather than through dicomweb-client because
+        that percent-encodes the wildcards * and ?, which some servers (Orthanc 1.10) then match literally."""
+        from urllib.parse import quote
+
+        base = [(k, str(v)) for k, v in query.items()] + [("includefield", k) for _, k, _ in fields]
+        if limit is not None:
+            base.append(("limit", str(int(limit))))
+
+        def fetch(offset: int) -> list[dict[str, Any]]:
+            pairs = base + ([("offset", str(offset))] if offset else [])
+            qs = "&".join(f"{quote(k)}={quote(v, safe='*?,-')}" for k, v in pairs)
+
+            def get() -> list[dict[str, Any]]:
+                r = self.session.get(f"{self.settings.url}/{path}?{qs}", timeout=self.settings.timeout,
+                                     headers={"Accept": "application/dicom+json"})
+                r.raise_for_status()
+                return r.json() if r.status_code != 204 and r.content else []
+
+            return self._call(what, get)
+
+        return paged(fetch, limit)
+
     def _filters(self, patient_id: str | None, study_uid: str | None, modality: str | None, date: Any,
                  filters: Mapping[str, Any] | None, modality_key: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -181,11 +157,10 @@ class DicomWebSource:
                        modality: str | None = None, date: Any = None, filters: Mapping[str, Any] | None = None,
                        limit: int | None = None, include_names: bool = False) -> pd.DataFrame:
         """QIDO-RS study search → one row per study (patient names only with include_names=True)."""
-        fields = _STUDY_FIELDS + ([_NAME] if include_names else [])
+        fields = STUDY_FIELDS + ([NAME_FIELD] if include_names else [])
         query = self._filters(patient_id, study_uid, modality, date, filters, "ModalitiesInStudy")
-        items = self._call("search studies", lambda: self.client.search_for_studies(
-            search_filters=query, fields=[k for _, k, _ in fields], limit=limit, get_remaining=limit is None))
-        return _table(items, fields)
+        items = self._qido("studies", query, fields, limit, "search studies")
+        return to_table(items, fields)
 
     def search_series(self, *, patient_id: str | None = None, study_uid: str | None = None,
                       modality: str | None = None, date: Any = None, filters: Mapping[str, Any] | None = None,
@@ -201,37 +176,37 @@ class DicomWebSource:
             include_names: add PatientName (kept out by default so that tables shown on screen carry
                 no names).
         """
-        fields = _SERIES_FIELDS + ([_NAME] if include_names else [])
+        fields = SERIES_FIELDS + ([NAME_FIELD] if include_names else [])
         query = self._filters(patient_id, None, modality, date, filters, "Modality")
         study = check_uid(study_uid, "StudyInstanceUID") if study_uid is not None else None
-        items = self._call("search series", lambda: self.client.search_for_series(
-            study_instance_uid=study, search_filters=query, fields=[k for _, k, _ in fields], limit=limit,
-            get_remaining=limit is None))
-        return _table(items, fields)
+        path = f"studies/{study}/series" if study is not None else "series"
+        items = self._qido(path, query, fields, limit, "search series")
+        return to_table(items, fields)
 
     def search_instances(self, study_uid: str, series_uid: str) -> pd.DataFrame:
         """QIDO-RS instance search within one series → sop_uid, sop_class, instance_number."""
         study, series = check_uid(study_uid, "StudyInstanceUID"), check_uid(series_uid, "SeriesInstanceUID")
-        items = self._call(f"list instances of series {series}", lambda: self.client.search_for_instances(
-            study_instance_uid=study, series_instance_uid=series, fields=[k for _, k, _ in _INSTANCE_FIELDS],
-            get_remaining=True))
-        return _table(items, _INSTANCE_FIELDS)
+        items = self._qido(f"studies/{study}/series/{series}/instances", {}, INSTANCE_FIELDS, None,
+                           f"list instances of series {series}")
+        return to_table(items, INSTANCE_FIELDS)
 
     # -- WADO-RS --------------------------------------------------------------------------
     def retrieve(self, study_uid: str, series_uid: str, *, mode: Literal["auto", "series", "instances"] = "auto",
-                 progress: bool = True, on_instance: Callable[[int, int], None] | None = None) -> RetrievedSeries:
+                 progress: bool = True, on_instance: Callable[[int, int], None] | None = None,
+                 refresh: bool = False) -> RetrievedSeries:
         """Bring one series into the cache (resuming a partial one) and return its files.
 
         A complete cached series is returned without any request. Otherwise the server's instance list
         is fetched and only the missing instances are retrieved: all at once (one multipart WADO-RS
         request, ``mode="series"``; the default when nothing is cached yet) or one request per instance
         with ``workers`` in parallel (``mode="instances"``; used to finish an interrupted series).
-        ``on_instance(done, total)`` is called after every instance written.
+        ``on_instance(done, total)`` is called after every instance written. ``refresh=True`` asks the
+        server again even for a complete cached series (instances added since are fetched).
         """
         from tqdm.auto import tqdm
 
         study, series = check_uid(study_uid, "StudyInstanceUID"), check_uid(series_uid, "SeriesInstanceUID")
-        cached = self.cache.complete_files(study, series)
+        cached = None if refresh else self.cache.complete_files(study, series)
         if cached is not None:
             return RetrievedSeries(study, series, self.cache.series_dir(study, series), cached, 0, len(cached))
         if mode not in ("auto", "series", "instances"):
@@ -242,7 +217,9 @@ class DicomWebSource:
             raise DicomWebNotFoundError(
                 f"series {series} of study {study} has no instances on {self.settings.url}.\n"
                 "Fix: check the UIDs with search_series(...); the series may have been deleted or moved.")
-        wanted = [check_uid(s, "SOPInstanceUID") for s in listing["sop_uid"]]
+        listing = listing.sort_values(["instance_number", "sop_uid"], na_position="last", kind="stable")
+        wanted = [check_uid(s, "SOPInstanceUID") for s in listing["sop_uid"]]  # InstanceNumber order: usually
+        # the spatial order, which spares the loader a permutation of the whole volume
         have = self.cache.cached_sops(study, series) & set(wanted)
         n_cached = len(have)
         lock = threading.Lock()
@@ -265,40 +242,44 @@ class DicomWebSource:
         finally:
             bar.close()
         self.cache.mark_complete(study, series, wanted, source=self.settings.url)
-        files = [self.cache.instance_path(study, series, s) for s in sorted(wanted)]
+        files = [self.cache.instance_path(study, series, s) for s in wanted]
         return RetrievedSeries(study, series, self.cache.series_dir(study, series), files,
                                len(wanted) - n_cached, n_cached)
 
+    def _series_url(self, study: str, series: str) -> str:
+        return f"{self.settings.url}/studies/{study}/series/{series}"
+
     def _stream_series(self, study: str, series: str, wanted: set[str], have: set[str],
                        written: Callable[[str], None]) -> None:
-        """One multipart request; instances are cached as they arrive. A broken stream is not fatal:
-        the instances still missing are fetched one by one afterwards (with retries)."""
+        """One multipart WADO-RS request; instances are cached byte for byte as they arrive. A broken
+        stream is not fatal: the instances still missing are fetched one by one afterwards (with retries)."""
         import requests
 
         try:
-            stream = self.client.iter_series(study, series, media_types=(("application/dicom", "*"),))
-            for ds in stream:
-                sop = str(ds.SOPInstanceUID)
+            for part in iter_parts(self.session, self._series_url(study, series), timeout=self.settings.timeout):
+                sop = sop_uid_of(part)
                 if sop in have or sop not in wanted:
                     continue
-                self.cache.put_dataset(ds)
+                self.cache.put_instance(study, series, sop, part)
                 written(sop)
         except requests.HTTPError as e:
             fatal = fatal_error(e, f"retrieve series {series}", self.settings)
             if fatal is not None:
                 raise fatal from None
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-                ValueError):
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError):
             pass  # finish per instance below
 
     def _fetch_instances(self, study: str, series: str, sops: Sequence[str],
                          written: Callable[[str], None]) -> None:
         def one(sop: str) -> None:
-            ds = self._call(f"retrieve instance {sop} of series {series}", lambda: self.client.retrieve_instance(
-                study, series, sop, media_types=(("application/dicom", "*"),)))
-            if str(ds.SOPInstanceUID) != sop:
-                raise DicomWebError(f"asked for instance {sop}, the server sent {ds.SOPInstanceUID}")
-            self.cache.put_dataset(ds)
+            url = f"{self._series_url(study, series)}/instances/{sop}"
+            parts = self._call(f"retrieve instance {sop} of series {series}",
+                               lambda: list(iter_parts(self.session, url, timeout=self.settings.timeout)))
+            got = sop_uid_of(parts[0]) if len(parts) == 1 else None
+            if got != sop:
+                raise DicomWebError(f"asked for instance {sop}, the server sent {len(parts)} part(s)"
+                                    f"{f' for {got}' if got else ''}.")
+            self.cache.put_instance(study, series, sop, parts[0])
             written(sop)
 
         if self.workers == 1 or len(sops) == 1:
@@ -326,16 +307,21 @@ class DicomWebSource:
 
     # -- STOW-RS --------------------------------------------------------------------------
     def store(self, objects: Iterable[Any], *, batch: int = 16, progress: bool = True,
-              raise_on_failure: bool = True) -> pd.DataFrame:
+              raise_on_failure: bool = True, deidentify: Any = None) -> pd.DataFrame:
         """STOW-RS: send datasets or DICOM files (e.g. SEG / SR / Parametric Map results) to the server.
 
-        Returns one row per instance (sop_uid, series_uid, stored, reason). Instances the server refuses
-        raise DicomWebStoreError naming them (or stay in the table with raise_on_failure=False).
+        ``deidentify``: a medwb.deid.Deidentifier applied to every object before it leaves (export to a
+        research archive); consistent UIDs keep SEG / SR references to their images valid.
+        Returns one row per instance (sop_uid, series_uid, stored, reason) with the UIDs as sent.
+        Instances the server refuses raise DicomWebStoreError naming them (or stay in the table with
+        raise_on_failure=False).
         """
         import pydicom
         from tqdm.auto import tqdm
 
         items = [o if isinstance(o, pydicom.Dataset) else pydicom.dcmread(o) for o in objects]
+        if deidentify is not None:
+            items = [deidentify.dataset(d) for d in items]
         rows: list[dict[str, Any]] = []
         for start in tqdm(range(0, len(items), batch), desc="store", disable=not progress, leave=False):
             chunk = items[start:start + batch]
@@ -356,77 +342,3 @@ class DicomWebSource:
                 "not match SOP class, 0xC000: cannot understand).\nFix: validate the objects, or call "
                 "store(..., raise_on_failure=False) to get the table.")
         return table
-
-
-def cohort_from_dicomweb(source: DicomWebSource, query: Mapping[str, Any] | None = None,
-                         clinical: pd.DataFrame | str | Path | None = None, *, on: str = "patient_id",
-                         choose: Callable[[pd.DataFrame], pd.Series] | None = None, retrieve: bool = True,
-                         progress: bool = True, **cohort_options: Any) -> Any:
-    """A medwb.Cohort from a DICOMweb series search joined with a clinical table.
-
-    Args:
-        source: the DICOMweb server.
-        query: search_series keywords, e.g. {"modality": "CT", "date": ("2024-01-01", None)}.
-        clinical: DataFrame or CSV with a column ``on`` matching the DICOM PatientID.
-        choose: picks one series from a patient's candidates; default the one with most instances.
-        retrieve: bring every chosen series into the cache now (otherwise image paths point where the
-            cache will hold them; call source.retrieve later).
-
-    Image paths are relative to ``cohort.root`` = the cache folder, so the cohort moves with its cache.
-    Patients without a retrievable series and series without clinical data are listed in
-    ``cohort.problems``; nothing is dropped silently.
-
-    Example:
-        >>> cohort = cohort_from_dicomweb(src, {"modality": "CT"}, "clinical.csv")   # doctest: +SKIP
-    """
-    from tqdm.auto import tqdm
-
-    from medwb.cohort import Cohort, CohortError, CohortWarning
-
-    series = source.search_series(**dict(query or {}))
-    series = series[~series["modality"].isin(NON_IMAGE_MODALITIES)]
-    problems: list[dict[str, Any]] = []
-    rows = []
-    for pid, group in tqdm(list(series.groupby("patient_id", sort=True)), desc="cohort", disable=not progress,
-                           leave=False):
-        best = choose(group) if choose else group.sort_values(
-            ["n_instances", "series_uid"], ascending=[False, True], na_position="last").iloc[0]
-        folder = source.cache.series_dir(best["study_uid"], best["series_uid"])
-        image: str | None = str(folder.relative_to(source.cache.root))
-        if retrieve:
-            try:
-                source.retrieve(best["study_uid"], best["series_uid"], progress=False)
-            except DicomWebError as e:
-                image = None
-                problems.append({"case_id": str(pid), "column": "image", "value": best["series_uid"],
-                                 "problem": f"retrieval failed: {str(e).splitlines()[0]}",
-                                 "fix": "run cohort_from_dicomweb again once the server is reachable"})
-        rows.append({"case_id": str(pid), "patient_id": str(pid), "image": image,
-                     "study_uid": best["study_uid"], "series_uid": best["series_uid"],
-                     "modality": best["modality"], "study_date": best["study_date"]})
-    images = pd.DataFrame(rows, columns=["case_id", "patient_id", "image", "study_uid", "series_uid",
-                                         "modality", "study_date"])
-    table = images
-    if clinical is not None:
-        clin = pd.read_csv(clinical, dtype={on: str}) if isinstance(clinical, (str, Path)) else clinical.copy()
-        if on not in clin.columns:
-            raise CohortError(f"the clinical table has no column {on!r} to join on; it has {list(clin.columns)}."
-                              "\nFix: pass on='<your patient id column>'.")
-        clin[on] = clin[on].astype(str)
-        clin = clin.drop(columns=[c for c in ("case_id", "image") if c in clin.columns and c != on])
-        right = images.rename(columns={"patient_id": on}) if on != "patient_id" else images
-        table = clin.merge(right, on=on, how="outer", indicator=True)
-        for _, r in table[table["_merge"] == "right_only"].iterrows():
-            problems.append({"case_id": r["case_id"], "column": "clinical", "value": None,
-                             "problem": "image series has no clinical row",
-                             "fix": f"add a row with {on}={r[on]!r} to the clinical table"})
-        table.loc[table["case_id"].isna(), "case_id"] = table.loc[table["case_id"].isna(), on]
-        table = table.drop(columns="_merge")
-    cohort = Cohort(table.reset_index(drop=True), root=source.cache.root, warn=False, **cohort_options)
-    if problems:
-        cohort.problems = pd.concat([cohort.problems, pd.DataFrame(problems)], ignore_index=True)
-    if len(cohort.problems):
-        import warnings
-
-        warnings.warn(f"{len(cohort.problems)} problem(s); see cohort.problems", CohortWarning, stacklevel=2)
-    return cohort

@@ -70,12 +70,14 @@ class LocalOrthanc:
             raise OrthancUnavailable(why)
         self.binary: str = binary  # type: ignore[assignment]
         self.directory = Path(directory)
+        self._fixed_port = bool(port)
         self.port = int(port) if port else _free_port()
         self.username = "medwb"
         self.password = secrets.token_urlsafe(12) if authentication else ""
         self.authentication = authentication
         self.extra_config = dict(config or {})
         self._process: subprocess.Popen[bytes] | None = None
+        self._why = ""
 
     # -- addresses ------------------------------------------------------------------------
     @property
@@ -132,11 +134,26 @@ class LocalOrthanc:
         return self._process is not None and self._process.poll() is None
 
     def start(self, timeout: float = 30.0) -> LocalOrthanc:
-        """Start the server and wait until its REST API and DICOMweb answer."""
+        """Start the server and wait until its REST API and DICOMweb answer.
+
+        When the port was chosen here and Orthanc exits at once (another process took the port in the
+        meantime), it is retried twice on a new free port.
+        """
+        for attempt in range(3):
+            try:
+                return self._start_once(timeout)
+            except OrthancUnavailable:
+                if self._fixed_port or attempt == 2 or self._process is None or "exited" not in self._why:
+                    raise
+                self.port = _free_port()
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> LocalOrthanc:
         if self.is_running:
             return self
         import requests
 
+        self._why = ""
         self.directory.mkdir(parents=True, exist_ok=True)
         cfg_path = self.directory / "orthanc.json"
         cfg_path.write_text(json.dumps(self.configuration(), indent=1))
@@ -150,6 +167,7 @@ class LocalOrthanc:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
+                self._why = "exited"
                 raise OrthancUnavailable(f"Orthanc exited with code {self._process.returncode} while starting; "
                                          f"its log ends:\n{self.log_tail()}")
             try:
@@ -160,6 +178,7 @@ class LocalOrthanc:
                 pass
             time.sleep(0.1)
         self.stop()
+        self._why = "timeout"
         raise OrthancUnavailable(f"Orthanc did not answer on {self.url} within {timeout:.0f} s; "
                                  f"its log ends:\n{self.log_tail()}")
 

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from medwb.io.dicom_errors import MixedSeriesError
 from medwb.volume import Volume
 
 __all__ = ["load_volume"]
@@ -32,7 +31,8 @@ def load_volume(path: str | os.PathLike | Sequence[str | os.PathLike], **kwargs:
         **kwargs: passed on to load_series (on_gap=, on_tilt=, progress=) for DICOM.
 
     Raises:
-        MixedSeriesError: a folder with several image series (the message lists them).
+        medwb.io.dicom.MixedSeriesError: a folder with several image series (the message lists them
+            and says how to pick one).
 
     Example:
         >>> import numpy as np, tempfile
@@ -52,14 +52,6 @@ def load_volume(path: str | os.PathLike | Sequence[str | os.PathLike], **kwargs:
             if kwargs:
                 raise TypeError(f"options {sorted(kwargs)} apply to DICOM only; {p.name} is NIfTI.")
             return load_nifti(p)
-        if p.is_dir():
-            try:
-                return load_series(p, **kwargs)
-            except MixedSeriesError as exc:
-                raise MixedSeriesError(
-                    f"{exc}\nFix: pass the series folder, or use scan_dicom({str(p)!r}) and "
-                    "index.load(series_uid)."
-                ) from None
         return load_series(p, **kwargs)
     files = [Path(f) for f in path]
     nifti = [f for f in files if _is_nifti(f)]

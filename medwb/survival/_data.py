@@ -120,21 +120,22 @@ def prepare(
     out[duration_col] = t.astype(float)
     out[event_col] = e.astype(int)
 
-    for col in covariates:
+    for col in covariates:  # dtype checks only: cheap even for thousands of columns
         s = out[col]
-        if s.dtype == bool:
-            out[col] = s.astype(float)
-        elif not pd.api.types.is_numeric_dtype(s):
+        if not (s.dtype == bool or pd.api.types.is_numeric_dtype(s)):
             raise SurvivalDataError(
                 f"covariate {col!r} is not numeric (dtype {s.dtype}, e.g. {s.dropna().iloc[:3].tolist()}).\n"
                 f"Fix: encode it, e.g. pd.get_dummies(df, columns=[{col!r}], drop_first=True, dtype=float)."
             )
-        else:
-            out[col] = s.astype(float)
-        if np.isinf(out[col]).any():
-            raise SurvivalDataError(f"covariate {col!r} has infinite values. Fix: replace them or drop the rows.")
+    if covariates:
+        block = out[covariates].to_numpy(dtype=np.float64)
+        inf_cols = [covariates[j] for j in np.flatnonzero(np.isinf(block).any(axis=0))]
+        if inf_cols:
+            raise SurvivalDataError(f"covariates {inf_cols[:10]} have infinite values. Fix: replace them or drop the rows.")
+        out = pd.concat([out[[duration_col, event_col]], pd.DataFrame(block, index=out.index, columns=covariates)],
+                        axis=1)
 
-    nan_cols = [c for c in covariates if out[c].isna().any()]
+    nan_cols = [covariates[j] for j in np.flatnonzero(np.isnan(block).any(axis=0))] if covariates else []
     if nan_cols:
         counts = {c: int(out[c].isna().sum()) for c in nan_cols}
         if missing == "raise":
@@ -155,8 +156,13 @@ def prepare(
                 rep.imputed[c] = (counts[c], med)
                 out[c] = out[c].fillna(med)
 
-    for c in covariates:
-        if c in out.columns and out[c].nunique() <= 1:
+    if covariates:
+        vals = out[covariates].to_numpy()
+        const = [covariates[j] for j in np.flatnonzero(np.all(vals == vals[:1], axis=0))] if len(out) else covariates
+    else:
+        const = []
+    for c in const:
+        if c in out.columns:
             if constant == "drop":
                 rep.dropped_columns[c] = f"constant ({out[c].iloc[0] if len(out) else 'empty'})"
                 out = out.drop(columns=c)

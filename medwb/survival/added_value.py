@@ -124,6 +124,8 @@ def added_value(
             (select_k) and scaling happen inside each fold. clinical_model: template for the
             clinical-only model (default: unpenalised CoxModel).
         max_lr_features: above this many image features the LR test uses the out-of-fold signature.
+        missing: "raise", "drop" or "impute". Under "impute" each fold imputes with its training
+            medians; the whole-data LR test uses whole-data medians (listed in ``data_report``).
 
     Example:
         >>> res = added_value(df, "time", "event", ["age", "sex"], ["volume_mm3", "glcm_contrast"])  # doctest: +SKIP

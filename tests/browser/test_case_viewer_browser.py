@@ -76,7 +76,3 @@ def test_clicking_a_plane_moves_the_crosshair_and_reads_out_the_voxel(viewer):
         raise AssertionError(f"readout after the click: {readout.inner_text()!r}") from None
     text = readout.inner_text()
     assert "HU" in text and "attribution" in text and "LPS" in text
-
-
-def test_zz_page_logged_no_console_errors(widget_page):
-    assert widget_page.errors == []

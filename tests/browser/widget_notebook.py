@@ -33,7 +33,54 @@ viewer_3d = Viewer3D(volume, attribution, mask=mask, height=360)
 viewer_3d
 '''
 
-CELLS = [SETUP, CASE_VIEWER, VIEWER_3D]
+COHORT = '''\
+import pandas as pd
+from pathlib import Path
+from medwb.widgets import CohortBrowser
+
+rows = []
+for i in range(6):
+    arr = np.where(r < 30 + 2 * i, 30 + 5 * i, -1000).astype(np.int16)
+    case_mask = (np.sqrt((z - 24) ** 2 * 4 + (y - 30 - 5 * i) ** 2 + (x - 48) ** 2) < 6).astype(np.uint8)
+    medwb.save_nifti(volume.with_array(arr), f"case-{i}.nii.gz")
+    medwb.save_nifti(volume.with_array(case_mask), f"case-{i}-mask.nii.gz")
+    rows.append({"case_id": f"case-{i}", "patient_name": f"DOE^JANE{i}", "image": f"case-{i}.nii.gz",
+                 "mask": f"case-{i}-mask.nii.gz", "age": 40 + 5 * i, "label": i % 2})
+pd.DataFrame(rows).to_csv("manifest.csv", index=False)
+cohort = medwb.Cohort.from_manifest("manifest.csv")
+browser = CohortBrowser(cohort, predictions=np.linspace(0.1, 0.9, 6), risk=np.linspace(2, -1, 6))
+browser
+'''
+
+EXPLORERS = '''\
+import torch
+from torch import nn
+from medwb.widgets import AttributionExplorer, SurvivalExplorer, TrainingMonitor
+
+rng = np.random.default_rng(0)
+n = 80
+lesion_size = rng.normal(size=n)
+t = rng.exponential(300 / np.exp(lesion_size)); c = rng.exponential(600, n)
+table = pd.DataFrame({"case_id": [f"c{i}" for i in range(n)], "age": rng.normal(65, 8, n),
+                      "sex": rng.choice(["M", "F"], n), "time": np.minimum(t, c), "event": (t <= c).astype(int)})
+survival_explorer = SurvivalExplorer(table, features=pd.DataFrame({"case_id": table.case_id, "lesion_size": lesion_size}))
+
+monitor = TrainingMonitor(epochs=4)
+history = []
+for epoch in range(1, 4):
+    history.append({"epoch": epoch, "train_loss": 1 / epoch, "val_loss": 1.2 / epoch, "val_auc": 0.5 + 0.1 * epoch, "best": True})
+    monitor(history[-1], pd.DataFrame(history))
+
+torch.manual_seed(0)
+net = nn.Sequential(nn.Conv3d(1, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(4, 2)).eval()
+small = medwb.Volume.from_geometry((hu[::2, ::2, ::2] / 100).astype(np.float32), spacing=(4.0, 2.0, 2.0))
+attribution_explorer = AttributionExplorer(net, small, mask=mask.array[::2, ::2, ::2], methods=("saliency", "gradcam"), target=1)
+attribution_explorer.run(wait=True)
+w_box = __import__("ipywidgets").VBox([survival_explorer, monitor, attribution_explorer])
+w_box
+'''
+
+CELLS = [SETUP, CASE_VIEWER, VIEWER_3D, COHORT, EXPLORERS]
 
 
 def write_widget_notebook(folder: str | Path, name: str = "widgets.ipynb") -> Path:

@@ -63,7 +63,8 @@ def test_every_method_returns_a_map_on_the_volumes_grid(trained, synthetic, meth
     net, _ = trained
     vols, _, _ = synthetic
     ct = vols[41]
-    a = explain(net, ct, method, target=1, preprocess=PP)
+    kw = {"window": 12, "stride": 12} if method == "occlusion" else {}
+    a = explain(net, ct, method, target=1, preprocess=PP, **kw)
     assert a.array.shape == ct.shape and np.allclose(a.affine, ct.affine)
     assert a.volume.same_grid(ct)
     assert a.model_space.shape == (48, 48, 48) and a.model_input.same_grid(a.model_space)
@@ -75,7 +76,7 @@ def test_every_method_returns_a_map_on_the_volumes_grid(trained, synthetic, meth
 def test_map_carried_back_lands_where_it_was_on_the_model_grid(trained, synthetic):
     net, _ = trained
     ct = synthetic[0][41]
-    a = explain(net, ct, "occlusion", target=1, preprocess=PP, window=6)
+    a = explain(net, ct, "occlusion", target=1, preprocess=PP, window=8, stride=8)
     peak_model = np.unravel_index(np.argmax(a.model_space.array), a.model_space.shape)
     peak_world = a.model_space.index_to_world(peak_model)
     peak_orig = np.unravel_index(np.argmax(a.array), a.shape)
@@ -177,7 +178,7 @@ def test_region_target_sums_a_segmentation_output_over_the_mask():
         def forward(self, x):
             return self.conv(x)
 
-    net, v = Seg(), _vol()
+    net, v = Seg().eval(), _vol()
     mask = np.zeros(v.shape, bool)
     mask[4:8, 6:10, 6:10] = True
     a = explain(net, v, "integrated_gradients", target=Region(mask, channel=1), n_steps=16)
@@ -193,7 +194,7 @@ def test_region_target_sums_a_segmentation_output_over_the_mask():
 
 
 def test_class_target_on_a_segmentation_output_points_to_region():
-    seg = nn.Conv3d(1, 2, 3, padding=1)
+    seg = nn.Conv3d(1, 2, 3, padding=1).eval()
     with pytest.raises(ValueError, match="Region"):
         explain(seg, _vol(), "saliency", target=1)
 

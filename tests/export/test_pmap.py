@@ -94,3 +94,12 @@ def test_non_finite_values_are_refused(image, tmp_path):
     values[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="nan_to_num"):
         write_parametric_map(image.with_array(values), tmp_path / "image", tmp_path / "x.dcm", method="x")
+
+
+def test_map_stacked_the_other_way_round_is_flipped_not_refused(image, tmp_path):
+    from medwb.export.derived import flip_slices
+
+    values = _ramp(image.shape)
+    path = write_parametric_map(flip_slices(image.with_array(values)), tmp_path / "image", tmp_path / "pm.dcm",
+                                method="saliency")
+    np.testing.assert_array_equal(read_parametric_map(path, reference=image).array, values)

@@ -116,3 +116,13 @@ def test_probabilities_outside_zero_one_are_refused(image, tmp_path):
     logits = image.with_array(np.full(image.shape, 3.0, np.float32))
     with pytest.raises(ValueError, match="sigmoid"):
         write_seg({"p": logits}, tmp_path / "image", tmp_path / "p.dcm", fractional=True)
+
+
+def test_mask_stacked_the_other_way_round_still_lands_on_the_right_slices(image, tmp_path):
+    from medwb.export.derived import flip_slices
+
+    lesion, oedema = _asymmetric_masks(image)
+    reversed_lesion = flip_slices(lesion)  # same voxels in space, slice 0 at the top (as from a NIfTI)
+    assert not np.array_equal(reversed_lesion.array, lesion.array)
+    path = write_seg({"lesion": reversed_lesion}, tmp_path / "image", tmp_path / "seg.dcm")
+    np.testing.assert_array_equal(read_seg(path, reference=image)["lesion"].array, lesion.array)

@@ -79,3 +79,20 @@ def test_attribution_beside_the_lesion_is_measured_in_millimetres():
     assert f["attr_mass_in_mask"] == 0.0
     assert f["attr_centroid_distance_mm"] == pytest.approx(6.0)
     assert f["attr_top_dice"] == 0.0
+
+
+def test_teaching_net_penultimate_features_from_volumes_with_preprocess():
+    models = pytest.importorskip("medwb.models")
+    torch.manual_seed(0)
+    net = models.TeachingNet3D(width=4)
+    rng = np.random.default_rng(0)
+    vols = {f"c{i}": Volume.from_geometry(rng.normal(40, 20, (20, 32, 32)).astype(np.float32),
+                                          spacing=(2.5, 2.0, 2.0), modality="CT") for i in range(3)}
+    pre = models.Preprocess(spacing=3.0, shape=(32, 32, 32))
+    df = deep_features(net, vols, preprocess=pre)
+    assert df.shape == (3, 1 + 8)  # case_id + 2 × width pooled channels of features.conv4
+    x = torch.as_tensor(pre(vols["c1"]).array, dtype=torch.float32)[None, None]
+    with torch.no_grad():
+        net.eval()
+        ref = net.features(x).mean(dim=(2, 3, 4)).numpy()[0]
+    np.testing.assert_allclose(df.iloc[1, 1:].to_numpy(float), ref, rtol=1e-4, atol=1e-6)

@@ -155,3 +155,15 @@ def test_copying_a_series_twice_into_one_folder_is_one_duplicate_set(tmp_path, c
     with pytest.warns(UserWarning, match="duplicate"):
         v = load_series(tmp_path)
     assert np.array_equal(v.array, ct_volume.array)
+
+
+def test_files_without_positions_still_list_their_files_in_slice_order(tmp_path, ct_volume):
+    files = write_series(ct_volume, tmp_path, instance_order=list(range(ct_volume.shape[0]))[::-1])
+    for f in files:
+        ds = pydicom.dcmread(f)
+        del ds.ImagePositionPatient
+        ds.save_as(f)
+    shuffled = [files[i] for i in np.random.default_rng(0).permutation(len(files))]
+    with pytest.warns(UserWarning, match="no ImagePositionPatient"):
+        v = load_series(shuffled)
+    assert v.meta["files"] == [str(f) for f in files]  # InstanceNumber order

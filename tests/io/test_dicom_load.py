@@ -155,3 +155,19 @@ def test_load_series_does_not_warn_on_a_clean_series(tmp_path, ct_volume):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_series(tmp_path)
+
+
+def test_per_slice_rescale_intercepts_are_applied_slice_by_slice(kit, tmp_path, ct_volume):
+    import pydicom
+
+    files = write_series(ct_volume, tmp_path)
+    for k, f in enumerate(files[::2]):  # every other slice stored with its own offset
+        ds = pydicom.dcmread(f)
+        shift = 100 * (k + 1)
+        ds.PixelData = (ds.pixel_array.astype(np.int32) - shift).astype(np.int16).tobytes()
+        ds.RescaleIntercept = str(shift)
+        ds.save_as(f)
+    v = load_series(tmp_path)
+    assert v.array.dtype == np.int16
+    assert np.array_equal(v.array, ct_volume.array)
+    kit.assert_same_as_sitk(v, tmp_path)

@@ -19,7 +19,7 @@ def _sr(path, study_uid):
     ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.88.11"  # Basic Text SR
     ds.SOPInstanceUID = generate_uid()
     ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, generate_uid()
-    ds.Modality, ds.PatientID, ds.SeriesNumber, ds.InstanceNumber = "SR", "DEMO-001", 90, 1
+    ds.Modality, ds.PatientID, ds.SeriesNumber, ds.InstanceNumber = "SR", "DEMO-000", 90, 1
     ds.ValueType, ds.CompletionFlag, ds.VerificationFlag = "CONTAINER", "COMPLETE", "UNVERIFIED"
     ds.ContinuityOfContent = "SEPARATE"
     ds.file_meta = FileMetaDataset()
@@ -161,3 +161,25 @@ def test_load_series_skips_junk_in_a_folder_but_raises_on_a_bad_file_given_by_na
         load_series([messy_tree["unsupported"]])
     with pytest.raises(DicomReadError, match="no image to load"):
         load_series([messy_tree["sr"]])
+
+
+def test_scan_survives_pydicoms_own_zoo_of_odd_files():
+    from pathlib import Path
+
+    folder = Path(pydicom.__file__).parent / "data" / "test_files"
+    idx = scan(folder, progress=False)
+    on_disk = {str(p) for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")}
+    assert on_disk == set(idx.files["path"]) | set(idx.problems["path"])  # every file accounted for
+    reasons = dict(zip(idx.problems["path"], idx.problems["reason"], strict=False))
+    assert "truncated" in reasons[str(folder / "MR_truncated.dcm")]
+    assert "not a DICOM file" in reasons[str(folder / "README.txt")]
+    kinds = set(idx.series["kind"])
+    assert {"image", "SR", "SEG", "RTSTRUCT"} <= kinds
+
+
+def test_studies_table_groups_series_by_study(messy_tree):
+    idx = scan(messy_tree["root"], progress=False)
+    ct_study = idx.series.loc[idx.series["series_description"] == "good CT", "study_uid"].item()
+    row = idx.studies.set_index("study_uid").loc[ct_study]
+    assert row["n_series"] == 5  # CT, MR, enhanced multi-frame, SR and SEG share the study
+    assert row["modalities"] == "CT/MR/SEG/SR"

@@ -30,15 +30,15 @@ class Case:
 
 
 def _make_cases(root: Path) -> list[Case]:
-    """Three small series with distinct geometry (one oblique, one MR) written with write_series."""
+    """Three small series with distinct geometry (one oblique, one RLE-compressed MR), by write_series."""
     import pydicom
 
     rng = np.random.default_rng(7)
-    specs = [("PACS-001", "CT", "20260105", (2.5, 0.8, 0.8), None),
-             ("PACS-002", "CT", "20250610", (3.0, 0.7, 0.9), 0.3),
-             ("PACS-003", "MR", "20240302", (4.0, 1.0, 1.0), None)]
+    specs = [("PACS-001", "CT", "20260105", (2.5, 0.8, 0.8), None, "explicit"),
+             ("PACS-002", "CT", "20250610", (3.0, 0.7, 0.9), 0.3, "explicit"),
+             ("PACS-003", "MR", "20240302", (4.0, 1.0, 1.0), None, "rle")]  # compressed: kept as stored
     cases = []
-    for pid, mod, date, spacing, angle in specs:
+    for pid, mod, date, spacing, angle, syntax in specs:
         direction = None
         if angle is not None:  # oblique: rotate about the LPS x axis
             c, s = np.cos(angle), np.sin(angle)
@@ -49,7 +49,7 @@ def _make_cases(root: Path) -> list[Case]:
         vol = Volume.from_geometry(arr, spacing, origin=(-20.0, 10.0, 35.0), direction=direction, modality=mod)
         folder = root / pid
         files = write_series(vol, folder, patient_id=pid, patient_name=f"TEST^{pid}", study_date=date,
-                             uid_seed=pid, instance_order=rng.permutation(10).tolist())
+                             uid_seed=pid, instance_order=rng.permutation(10).tolist(), transfer_syntax=syntax)
         ds = pydicom.dcmread(files[0], stop_before_pixels=True)
         cases.append(Case(pid, mod, date, vol, folder, files, str(ds.StudyInstanceUID),
                           str(ds.SeriesInstanceUID)))
@@ -57,15 +57,13 @@ def _make_cases(root: Path) -> list[Case]:
 
 
 def _server(directory: Path):
-    from medwb.io.dicomweb_orthanc import LocalOrthanc, OrthancUnavailable, find_orthanc
+    """A started LocalOrthanc; skips only when Orthanc is not installed (a failed start is a failure)."""
+    from medwb.io.dicomweb_orthanc import LocalOrthanc, find_orthanc
 
     _, why = find_orthanc()
     if why:
         pytest.skip(f"no real Orthanc: {why}")
-    try:
-        return LocalOrthanc(directory).start()
-    except OrthancUnavailable as e:
-        pytest.skip(f"Orthanc did not start: {e}")
+    return LocalOrthanc(directory).start()
 
 
 def _upload(pacs, cases: list[Case]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
 import threading
 import time
@@ -14,8 +15,12 @@ _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host
 class FaultProxy:
     """Forwards to ``target`` (http://127.0.0.1:PORT); set .delay, .fail_next, .cut_after to misbehave."""
 
-    def __init__(self, target: str):
+    def __init__(self, target: str, *, token: str | None = None, upstream_auth: tuple[str, str] | None = None):
+        """With ``token`` the proxy is a bearer-token gateway: it answers 401 unless the request carries
+        "Authorization: Bearer <token>", and forwards with ``upstream_auth`` (basic) instead."""
         self.target = urlsplit(target)
+        self.token = token
+        self.upstream_auth = upstream_auth
         self.delay = 0.0  # seconds before answering each request
         self.fail_next = 0  # answer this many next requests with 503
         self.cut_after: int | None = None  # send only this many body bytes of the next multipart answer
@@ -45,9 +50,18 @@ class FaultProxy:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
+                if proxy.token is not None and self.headers.get("Authorization") != f"Bearer {proxy.token}":
+                    proxy.requests.append((self.command, self.path, 401))
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 time.sleep(proxy.delay)
                 conn = http.client.HTTPConnection(proxy.target.hostname, proxy.target.port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+                if proxy.upstream_auth is not None:
+                    user, password = proxy.upstream_auth
+                    headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
                 try:
                     conn.request(self.command, self.path, body=body, headers=headers)
                     resp = conn.getresponse()

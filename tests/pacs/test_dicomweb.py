@@ -59,6 +59,20 @@ def test_complete_cached_series_loads_without_the_server(orthanc, pacs_cases, so
     np.testing.assert_array_equal(load_series(again.files).array, case.volume.array)
 
 
+def test_compressed_instances_are_cached_as_stored_and_decoded_on_load(orthanc, pacs_cases, source_for):
+    import pydicom
+    from pydicom.uid import RLELossless
+
+    case = pacs_cases[2]
+    got = source_for(orthanc).retrieve(case.study_uid, case.series_uid, progress=False)
+    cached = {f.name: f.read_bytes() for f in got.files}
+    assert all(pydicom.dcmread(f, stop_before_pixels=True).file_meta.TransferSyntaxUID == RLELossless
+               for f in got.files)
+    originals = {pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID: f.read_bytes() for f in case.files}
+    assert {k.removesuffix(".dcm"): len(v) for k, v in cached.items()} == {k: len(v) for k, v in originals.items()}
+    np.testing.assert_array_equal(load_series(got.files).array, case.volume.array)
+
+
 def test_instance_by_instance_retrieval_gives_the_same_files(orthanc, pacs_cases, source_for):
     case = pacs_cases[1]
     got = source_for(orthanc, workers=3).retrieve(case.study_uid, case.series_uid, mode="instances",
@@ -144,3 +158,69 @@ def test_seg_and_sr_results_round_trip_through_the_pacs(fresh_orthanc, pacs_case
     values = read_sr(sr_back).set_index("name")["value"]
     assert values["Predicted probability"] == pytest.approx(0.7)
     assert values["Volume"] == pytest.approx(mask.sum() * np.prod(image.spacing))
+
+
+def test_deidentified_export_keeps_seg_references_and_leaks_no_identity(fresh_orthanc, pacs_cases, source_for,
+                                                                        tmp_path):
+    import pydicom
+
+    from medwb.deid import Deidentifier, PseudonymMap, scan_phi
+    from medwb.export.seg import read_seg, write_seg
+
+    case = pacs_cases[0]
+    image = load_series(case.folder)
+    mask = np.zeros(image.shape, np.uint8)
+    mask[4:6, 8:14, 9:15] = 1
+    seg = write_seg({"lesion": image.with_array(mask)}, case.folder, tmp_path / "seg.dcm")
+    src = source_for(fresh_orthanc)
+    src.store([*case.files, seg], deidentify=Deidentifier(PseudonymMap(prefix="RES")), progress=False)
+
+    found = src.search_series(patient_id="RES-0001").set_index("modality")
+    assert set(found.index) == {"CT", "SEG"} and found.loc["CT", "series_uid"] != case.series_uid
+    ct = src.retrieve(found.loc["CT", "study_uid"], found.loc["CT", "series_uid"], progress=False)
+    sg = src.retrieve(found.loc["SEG", "study_uid"], found.loc["SEG", "series_uid"], progress=False)
+    assert pydicom.dcmread(sg.files[0]).ReferencedSeriesSequence[0].SeriesInstanceUID == found.loc["CT", "series_uid"]
+    np.testing.assert_array_equal(read_seg(sg.files[0], reference=load_series(ct.files))["lesion"].array, mask)
+    assert scan_phi([ct.folder, sg.folder], identifiers=[case.patient_id, f"TEST^{case.patient_id}"]).empty
+
+
+def test_cohort_imported_with_deidentification_holds_pseudonyms_only(orthanc, pacs_cases, source_for, tmp_path):
+    from medwb.deid import Deidentifier, PseudonymMap, identifiers_from_dicom, scan_phi
+
+    src = source_for(orthanc)
+    mapping = PseudonymMap(tmp_path / "keys" / "map.json", prefix="STUDY")
+    clinical = pd.DataFrame({"patient_id": ["PACS-001", "PACS-002"], "age": [61, 47]})
+    cohort = cohort_from_dicomweb(src, {"modality": "CT"}, clinical, deidentify=Deidentifier(mapping),
+                                  progress=False)
+    assert sorted(cohort.case_ids) == ["STUDY-0001", "STUDY-0002"]
+    assert (tmp_path / "keys" / "map.json").exists()
+    by_pseudonym = {mapping.pseudonym(c.patient_id): c for c in pacs_cases[:2]}
+    for cid in cohort.case_ids:
+        case = by_pseudonym[cid]
+        np.testing.assert_array_equal(cohort.volume(cid).array, case.volume.array)
+        assert cohort.row(cid)["series_uid"] != case.series_uid
+        assert cohort.row(cid)["study_date"] != case.study_date
+    cohort.table.to_csv(tmp_path / "table.csv", index=False)
+    images = [cohort.root / cohort.row(c)["image"] for c in cohort.case_ids]
+    originals = identifiers_from_dicom([f for c in pacs_cases[:2] for f in c.files])
+    assert scan_phi([*images, tmp_path / "table.csv"], identifiers=originals).empty
+
+
+def test_refresh_fetches_only_instances_added_since_the_series_was_cached(fresh_orthanc, pacs_cases, source_for,
+                                                                          tmp_path):
+    import pydicom
+    import requests
+    from pydicom.uid import generate_uid
+
+    case = pacs_cases[0]
+    src = source_for(fresh_orthanc)
+    assert src.retrieve(case.study_uid, case.series_uid, progress=False).n_fetched == 10
+    extra = pydicom.dcmread(case.files[0])
+    extra.SOPInstanceUID = extra.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    extra.InstanceNumber = 11
+    extra.save_as(tmp_path / "extra.dcm")
+    requests.post(f"{fresh_orthanc.url}/instances", data=(tmp_path / "extra.dcm").read_bytes(),
+                  auth=fresh_orthanc.auth, timeout=30).raise_for_status()
+    assert len(src.retrieve(case.study_uid, case.series_uid, progress=False).files) == 10  # cache, no request
+    again = src.retrieve(case.study_uid, case.series_uid, progress=False, refresh=True)
+    assert (again.n_fetched, again.n_cached, len(again.files)) == (1, 10, 11)

@@ -96,3 +96,26 @@ def test_stream_cut_mid_series_is_finished_instance_by_instance(orthanc, pacs_ca
     assert 0 < per_instance < 10  # the streamed instances were kept, only the rest re-fetched
     assert _leftovers(got.folder) == []
     np.testing.assert_array_equal(load_series(got.files).array, case.volume.array)
+
+
+def test_bearer_token_from_the_environment_opens_a_token_gateway(orthanc, pacs_cases, tmp_path, monkeypatch):
+    from medwb.io.dicomweb import DicomWebSource
+    from medwb.io.dicomweb_config import DicomWebAuthError
+
+    gateway = FaultProxy(orthanc.url, token="tok-5f2a9c", upstream_auth=orthanc.auth)
+    try:
+        for k in ("MEDWB_DICOMWEB_USER", "MEDWB_DICOMWEB_PASSWORD", "MEDWB_DICOMWEB_HEADERS"):
+            monkeypatch.delenv(k, raising=False)
+        monkeypatch.setenv("MEDWB_DICOMWEB_URL", f"{gateway.url}/dicom-web")
+        monkeypatch.setenv("MEDWB_DICOMWEB_TOKEN", "tok-5f2a9c")
+        src = DicomWebSource(cache=tmp_path / "c", config_path=tmp_path / "none.json")
+        case = pacs_cases[0]
+        np.testing.assert_array_equal(src.load_series(case.study_uid, case.series_uid, progress=False).array,
+                                      case.volume.array)
+        monkeypatch.setenv("MEDWB_DICOMWEB_TOKEN", "tok-wrong-000")
+        wrong = DicomWebSource(cache=tmp_path / "c2", config_path=tmp_path / "none.json")
+        with pytest.raises(DicomWebAuthError, match="bearer token") as info:
+            wrong.search_series()
+        assert "tok-wrong-000" not in str(info.value) and "tok-wrong-000" not in repr(wrong)
+    finally:
+        gateway.close()

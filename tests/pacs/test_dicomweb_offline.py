@@ -154,3 +154,82 @@ def test_leftover_temporary_files_are_cleaned(tmp_path):
     (folder / ".1.2.3.1.dcm.abc.part").write_bytes(b"half")
     assert cache.clean_partial("1.2", "1.2.3") == 1
     assert cache.cached_sops("1.2", "1.2.3") == set()
+
+
+class _Response:
+    def __init__(self, body, chunk, ctype='multipart/related; type="application/dicom"; boundary=XYZ'):
+        self.body, self.chunk, self.headers = body, chunk, {"Content-Type": ctype}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def raise_for_status(self):
+        pass
+
+    @property
+    def content(self):
+        return self.body
+
+    def iter_content(self, n):
+        for i in range(0, len(self.body), self.chunk):
+            yield self.body[i:i + self.chunk]
+
+
+class _Session:
+    def __init__(self, response):
+        self.response = response
+
+    def get(self, *args, **kwargs):
+        return self.response
+
+
+_PARTS = [b"A" * 10, b"B\r\n--XY" * 3, b"", b"C" * 7]
+_BODY = b"".join(b"--XYZ\r\nContent-Type: application/dicom\r\n\r\n" + p + b"\r\n" for p in _PARTS) + b"--XYZ--\r\n"
+
+
+def test_multipart_parts_are_split_exactly_whatever_the_chunking():
+    from medwb.io.dicomweb_wado import iter_parts
+
+    for chunk in (1, 2, 3, 7, 11, 64, 10_000):
+        assert list(iter_parts(_Session(_Response(_BODY, chunk)), "u", timeout=1)) == _PARTS
+
+
+def test_multipart_answer_cut_before_its_closing_boundary_is_a_broken_stream():
+    from medwb.io.dicomweb_wado import iter_parts
+
+    got = []
+    with pytest.raises(requests.exceptions.ChunkedEncodingError, match="closing boundary"):
+        for part in iter_parts(_Session(_Response(_BODY[:75], 8)), "u", timeout=1):
+            got.append(part)
+    assert got == _PARTS[:1]  # the complete part came through, the cut one did not
+
+
+def test_qido_pages_are_followed_only_after_a_full_looking_page():
+    from medwb.io.dicomweb_query import paged
+
+    data = list(range(120))
+    calls = []
+
+    def fetch(offset):
+        calls.append(offset)
+        return data[offset:offset + 50]
+
+    assert paged(fetch) == data and calls == [0, 50, 100]
+    calls.clear()
+    assert paged(lambda o: calls.append(o) or data[:7]) == data[:7] and calls == [0]
+
+
+def test_dates_and_ranges_become_dicom_matching_strings():
+    import datetime as dt
+
+    from medwb.io.dicomweb_query import date_range
+
+    assert date_range("2024-03-10") == "20240310"
+    assert date_range(("2024-01-01", None)) == "20240101-"
+    assert date_range((None, dt.date(2024, 12, 31))) == "-20241231"
+    assert date_range("20240101-20241231") == "20240101-20241231"
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        date_range("last year")

@@ -89,3 +89,34 @@ def test_cases_missing_from_feature_table_raise_or_are_reported():
 def test_unknown_column_lists_the_available_ones(table):
     with pytest.raises(SurvivalDataError, match=r"(?s)\['agee'\] are not in the table.*'age'"):
         fit_cox(table, "time", "event", ["agee"])
+
+
+def test_lifelines_convergence_error_is_translated_into_the_checklist(table, monkeypatch):
+    from lifelines import CoxPHFitter
+    from lifelines.exceptions import ConvergenceError
+
+    from medwb.survival import CoxConvergenceError
+
+    def boom(self, *a, **k):
+        raise ConvergenceError("Convergence halted due to matrix inversion problems.")
+
+    monkeypatch.setattr(CoxPHFitter, "fit", boom)
+    with pytest.raises(CoxConvergenceError, match=r"(?s)matrix inversion problems.*penalizer=0.1.*select_k=20") as err:
+        fit_cox(table, "time", "event", ["ecog"])
+    assert isinstance(err.value.__cause__, ConvergenceError)
+
+
+def test_km_and_logrank_accept_plain_arrays():
+    from medwb.survival import logrank
+
+    rng = np.random.default_rng(0)
+    t, e, g = rng.exponential(100, 60) + 1, rng.integers(0, 2, 60), np.repeat(["a", "b", "c"], 20)
+    km = kaplan_meier(None, t, e, g)
+    assert list(km.fitters) == ["a", "b", "c"] and km.data_report.n_used == 60
+    assert logrank(None, t, e, g).df == 2
+
+
+def test_missing_group_labels_are_reported_by_km():
+    df = pd.DataFrame({"t": [1.0, 2, 3, 4], "e": [1, 0, 1, 1], "g": ["x", None, "y", "x"]})
+    km = kaplan_meier(df, "t", "e", "g")
+    assert km.data_report.dropped_rows == {"missing group": [1]} and km.data_report.n_used == 3

@@ -147,3 +147,21 @@ def test_static_fallback_is_a_png_of_the_three_planes():
     img = Image.open(io.BytesIO(base64.b64decode(data["image/png"])))
     assert "application/vnd.jupyter.widget-view+json" in data
     assert img.width > img.height and np.asarray(img.convert("L")).std() > 5
+
+
+def test_neighbouring_slices_are_sent_ahead_and_dropped_when_settings_change():
+    vol, attr, _ = _case()
+    v = CaseViewer(vol, attr, position=(6, 10, 12), prefetch=2)
+    sent = []
+    v.canvas.send_frames = lambda frames: sent.extend((p, i) for p, i, *_ in frames)
+    v.sliders["axial"].value = 7  # one step: only the new edge slice is missing in the page
+    assert sent == [("axial", 9)]
+    version = v.canvas.version
+    sent.clear()
+    v.opacity.value = 0.9  # new settings: all frames in the page are stale
+    assert v.canvas.version == version + 1
+    assert sorted(sent) == [("axial", 5), ("axial", 6), ("axial", 8), ("axial", 9)]
+    # a frame sent ahead is exactly what the page would get for that slice
+    ahead = v._frame_bytes("axial", 8)
+    v.sliders["axial"].value = 8
+    assert v.canvas.axial == ahead == v.frame("axial").tobytes()

@@ -1,0 +1,185 @@
+"""SurvivalExplorer: fit a Cox model on clinical, image or both feature sets; KM by risk group.
+
+Choose the feature set (and refine the covariates), the penalty and the risk cut-point: the Cox
+model refits (medwb.survival.fit_cox) and the Kaplan–Meier curves of the low/high risk groups, the
+log-rank test, the forest plot of hazard ratios and the C-index update. Moving the cut-point only
+re-stratifies (no refit). The C-index shown by default is apparent (on the fitting data); tick
+"cross-validated" for medwb.survival.cross_validate's out-of-fold Harrell C (5 folds).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ipywidgets as w
+import numpy as np
+import pandas as pd
+
+import medwb
+
+__all__ = ["SurvivalExplorer", "design_frame"]
+
+
+def design_frame(table: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Numeric covariates for a Cox fit: categorical columns one-hot encoded (first level dropped).
+
+    Example:
+        >>> df, cols = design_frame(pd.DataFrame({"sex": ["M", "F", "M"], "age": [60, 70, 80]}), ["sex", "age"])
+        >>> cols
+        ['sex_M', 'age']
+    """
+    out = pd.DataFrame(index=table.index)
+    names: list[str] = []
+    for c in columns:
+        col = table[c]
+        if col.dtype == bool:
+            out[c] = col.astype(float)
+            names.append(c)
+        elif isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object:
+            dummies = pd.get_dummies(col, prefix=c, drop_first=True, dtype=float)
+            out = out.join(dummies)
+            names += list(dummies.columns)
+        else:
+            out[c] = pd.to_numeric(col, errors="coerce")
+            names.append(c)
+    return out, names
+
+
+def _png(fig: Any) -> bytes:
+    import matplotlib.pyplot as plt
+
+    fig = getattr(fig, "figure", fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+class SurvivalExplorer(w.VBox):
+    """Interactive Cox model and risk-group Kaplan–Meier curves.
+
+    Args:
+        data: a medwb Cohort or a DataFrame with one row per case.
+        features: optional image features (DataFrame with case_id), joined on case_id.
+        clinical: clinical covariates (default: age, sex, ecog where present).
+        image: image covariates (default: every column of ``features`` but case_id).
+        duration_col, event_col: survival columns.
+        truth: optional covariate -> true hazard ratio, drawn on the forest plot.
+        penalizer: initial ridge penalty (lifelines' scale).
+
+    Example:
+        >>> # SurvivalExplorer(cohort, features=medwb.features.extract(cohort))
+    """
+
+    def __init__(self, data: medwb.Cohort | pd.DataFrame, *, features: pd.DataFrame | None = None,
+                 clinical: Sequence[str] | None = None, image: Sequence[str] | None = None,
+                 duration_col: str = "time", event_col: str = "event",
+                 truth: Mapping[str, float] | None = None, penalizer: float = 0.1) -> None:
+        table = data.table if hasattr(data, "table") else data
+        table = table.copy()
+        if features is not None:
+            if "case_id" not in features or "case_id" not in table:
+                raise ValueError("features and the table need a case_id column to be joined on; "
+                                 f"features has {list(features.columns)[:8]}")
+            feats = features.copy()
+            feats["case_id"] = feats["case_id"].astype(str)
+            table = table.merge(feats, on="case_id", how="left", suffixes=("", "_feature"))
+        for col in (duration_col, event_col):
+            if col not in table:
+                raise ValueError(f"no column {col!r} in the table (columns: {list(table.columns)[:12]}...); "
+                                 f"pass duration_col= / event_col=")
+        self.table, self.duration_col, self.event_col, self.truth = table, duration_col, event_col, truth
+        clinical = list(clinical) if clinical is not None else [c for c in ("age", "sex", "ecog") if c in table]
+        image = list(image) if image is not None else (
+            [c for c in features.columns if c != "case_id"] if features is not None else [])
+        missing = [c for c in clinical + image if c not in table]
+        if missing:
+            raise ValueError(f"covariates not in the table: {missing}; columns are {list(table.columns)}")
+        self.sets = {"clinical": clinical, "image": image, "both": clinical + image}
+        options = [s for s in ("clinical", "image", "both") if self.sets[s]]
+        if not options:
+            raise ValueError("no covariates: pass clinical=[...] and/or features= / image=[...]")
+        self.feature_set = w.ToggleButtons(options=options, value=options[0], description="features")
+        self.covariates = w.SelectMultiple(description="covariates", rows=6, layout=w.Layout(width="330px"))
+        self.penalizer = w.FloatLogSlider(value=penalizer, base=10, min=-3, max=1, step=0.25,
+                                          description="penalty", continuous_update=False)
+        self.cut = w.FloatSlider(value=0.5, min=0.1, max=0.9, step=0.05, description="cut (quantile)",
+                                 continuous_update=False, style={"description_width": "initial"})
+        self.cross_validated = w.Checkbox(value=False, description="cross-validated C-index", indent=False)
+        self.stats = w.HTML()
+        self.km_image = w.Image(format="png")
+        self.forest_image = w.Image(format="png")
+        self.model: Any = None
+        self.risk: pd.Series | None = None
+        self.groups: Any = None
+        self.feature_set.observe(self._on_set, names="value")
+        self._quiet = False
+        self.covariates.observe(lambda _: None if self._quiet else self.fit(), names="value")
+        for c in (self.penalizer, self.cross_validated):
+            c.observe(lambda _: self.fit(), names="value")
+        self.cut.observe(lambda _: self.stratify(), names="value")
+        super().__init__([
+            w.HBox([self.feature_set, self.cross_validated]),
+            w.HBox([self.covariates, w.VBox([self.penalizer, self.cut])]),
+            self.stats,
+            w.HBox([self.km_image, self.forest_image], layout=w.Layout(flex_flow="row wrap")),
+        ])
+        self.add_class("medwb-survival-explorer")
+        self._on_set({"new": self.feature_set.value})
+
+    def _on_set(self, change: dict) -> None:
+        cols = self.sets[change["new"]]
+        self._quiet = True
+        try:
+            self.covariates.options = cols
+            self.covariates.value = tuple(cols)
+        finally:
+            self._quiet = False
+        self.fit()
+
+    def fit(self) -> None:
+        """Refit the Cox model on the chosen covariates, then re-stratify."""
+        from medwb import survival
+
+        cols = list(self.covariates.value)
+        if not cols:
+            self.stats.value = "<span style='color:#b00020'>choose at least one covariate</span>"
+            return
+        x, names = design_frame(self.table, cols)
+        df = pd.concat([self.table[[self.duration_col, self.event_col]], x], axis=1).dropna()
+        self._df, self._names = df, names
+        try:
+            self.model = survival.fit_cox(df, self.duration_col, self.event_col, names,
+                                          penalizer=self.penalizer.value)
+        except Exception as exc:  # noqa: BLE001 - shown in the widget: the user can change the choice
+            self.stats.value = f"<span style='color:#b00020'>Cox fit failed: {type(exc).__name__}: {exc}</span>"
+            return
+        self.risk = pd.Series(self.model.predict_risk(df), index=df.index)
+        self._cv_c = None
+        if self.cross_validated.value:
+            template = survival.CoxModel(penalizer=self.penalizer.value)
+            cv = survival.cross_validate(template, df, self.duration_col, self.event_col, names, n_splits=5)
+            self._cv_c = float(cv.folds["harrell_c"].mean())
+        self.forest_image.value = _png(survival.forest_plot(self.model, truth=self.truth))
+        self.stratify()
+
+    def stratify(self) -> None:
+        """Split at the chosen risk quantile and redraw the Kaplan–Meier curves."""
+        from medwb import survival
+
+        if self.risk is None:
+            return
+        df = self._df
+        cut = float(np.quantile(self.risk, self.cut.value))
+        self.groups = survival.stratify(self.risk.to_numpy(), df[self.duration_col].to_numpy(),
+                                        df[self.event_col].to_numpy(), cut=cut)
+        counts = self.groups.groups.value_counts().to_dict()
+        self.km_image.value = _png(survival.plot_km(
+            self.groups.km, title=f"risk groups at the {self.cut.value:.0%} quantile", at_risk=True))
+        c = self.model.concordance()
+        cv = f" · cross-validated C {self._cv_c:.3f}" if self._cv_c is not None else ""
+        self.stats.value = (
+            f"<span class='medwb-survival-stats'>n {len(df)} · events {int(df[self.event_col].sum())} · "
+            f"apparent C-index {c:.3f}{cv} · groups {counts} · log-rank p {self.groups.test.p_value:.3g}</span>")

@@ -179,6 +179,10 @@ def main() -> None:
     v3nb.metadata = nb.metadata
     nbformat.write(v3nb, root / "viewer3d.ipynb")
     results: dict = {"target_ms": TARGET_MS, "size": [args.size] * 3, "presses": args.presses,
+                     "notes": ("keydown -> frame drawn, measured in Chromium (headless, Debian build) on "
+                               "JupyterLab 4 from this venv; case_viewer scrolls slice by slice, so most "
+                               "presses hit frames sent ahead; case_viewer_no_prefetch pays the kernel "
+                               "round trip every time (a jump). CPU only, machine shared with other jobs."),
                      "machine": {"python": platform.python_version(), "cpu_count": __import__("os").cpu_count()}}
     with JupyterLab(root) as lab, Chromium() as chrome:
         page = chrome.new_page()

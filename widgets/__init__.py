@@ -1,5 +1,11 @@
 """medwb.widgets: the Jupyter layer of medwb, built only on medwb's public API.
 
+CaseViewer (three linked planes, window/level, attribution overlay, contours, voxel readout),
+Viewer3D (NiiVue multiplanar + 3D; itkwidgets on request), CohortBrowser (sortable, filterable case
+table that opens cases), AttributionExplorer, SurvivalExplorer and TrainingMonitor. Front-end code is
+inline anywidget ESM (no CDN, no build step); every widget leaves a static PNG for places with no
+widget front end (nbconvert HTML, GitHub).
+
 Example (in a notebook)::
 
     import medwb

@@ -23,9 +23,12 @@ from medwb.volume import WINDOW_PRESETS
 from medwb.widgets import render
 from medwb.widgets.background import BackgroundTask
 from medwb.widgets.case_viewer import as_array
+from medwb.widgets.teaching import TeachingToggle, lesion_table, lesions_from_mask, truth_facts, truth_html
 
 __all__ = ["AttributionExplorer"]
 
+#: figures that compare a map with the ground-truth mask (shown in teaching mode only)
+_TRUTH_FIGURES = ("mass in mask", "enrichment", "pointing hit")
 _LABELS = {"integrated_gradients": "Integrated Gradients", "saliency": "Saliency", "smoothgrad": "SmoothGrad",
            "gradcam": "Grad-CAM", "occlusion": "Occlusion"}
 
@@ -36,11 +39,16 @@ class AttributionExplorer(w.VBox):
     Args:
         model: a torch model taking (N, 1, D, H, W).
         volume: the case (a medwb Volume).
-        mask: ground-truth lesion mask on the volume grid (enables localisation figures).
+        mask: ground-truth lesion mask on the volume grid (enables localisation figures). It is
+            ground truth: its outlines and the localisation figures are shown in teaching mode only.
         preprocess: the model's preprocessing (medwb.models.Preprocess), passed to medwb.explain.
         methods: methods ticked at start (any of medwb.explain.METHODS).
         target: "predicted", a class index, or anything medwb.explain accepts.
         window: display window preset for the image under the maps.
+        truth: per-lesion ground truth shown in teaching mode (DataFrame, list of dicts, or
+            ``cohort.ground_truth["cases"][case_id]``); default: measured from ``mask``.
+        teaching: show the ground truth (None follows ``medwb.widgets.set_teaching``); the
+            "Show ground truth" button (``explorer.teaching``) flips it without recomputing.
 
     Call ``run()`` (or press Run) to compute; ``results`` then maps method -> Attribution and
     ``figures`` is a DataFrame of the evaluation figures.
@@ -51,11 +59,19 @@ class AttributionExplorer(w.VBox):
 
     def __init__(self, model: Any, volume: medwb.Volume, *, mask: Any = None, preprocess: Any = None,
                  methods: tuple[str, ...] = ("gradcam", "saliency"), target: Any = "predicted",
-                 window: str = "brain", panel_size: int = 220) -> None:
+                 window: str = "brain", panel_size: int = 220, truth: Any = None,
+                 teaching: bool | None = None) -> None:
         from medwb.explain import METHODS
 
         self.model, self.volume, self.preprocess, self.target = model, volume, preprocess, target
         self.mask = as_array(mask, volume.shape, "mask")
+        self.truth = lesion_table(truth)
+        self._facts = truth_facts(truth)
+        if self.truth is None and self.mask is not None:
+            self.truth = lesions_from_mask(self.mask, volume.spacing)
+        self.teaching = TeachingToggle(teaching)
+        self.teaching.layout.display = None if self.mask is not None or self.truth is not None else "none"
+        self.truth_box = w.HTML()
         self.window_cw = WINDOW_PRESETS[window]
         self.panel_size = panel_size
         self.results: dict[str, Any] = {}
@@ -90,17 +106,20 @@ class AttributionExplorer(w.VBox):
         self.cancel_button.on_click(lambda _: self.cancel())
         self.plane.observe(self._on_plane, names="value")
         self.slice.observe(lambda _: self._draw(), names="value")
+        self.teaching.observe(lambda _: self._on_teaching(), names="value")
         super().__init__([
             w.HBox(list(self.method_boxes.values()), layout=w.Layout(flex_flow="row wrap")),
             w.HBox([self.n_steps, self.n_samples, self.occ_window, self.baseline],
                    layout=w.Layout(flex_flow="row wrap")),
             w.HBox([self.do_localisation, self.do_deletion, self.do_sanity]),
             w.HBox([self.run_button, self.cancel_button, self.progress, self.status]),
-            w.HBox([self.plane, self.slice]),
+            w.HBox([self.plane, self.slice, self.teaching]),
             self.panels,
             self.table,
+            self.truth_box,
         ])
         self.add_class("medwb-attribution-explorer")
+        self._show_truth()
 
     # -- running --------------------------------------------------------------------------
     def chosen(self) -> list[str]:
@@ -216,7 +235,7 @@ class AttributionExplorer(w.VBox):
         arr = np.asarray(self.results[method].array)
         render.blend_overlay(rgba, plane_slice(arr, plane, idx), scale=render.robust_scale(arr),
                              threshold=0.1, opacity=0.55, signed=bool(arr.min() < 0))
-        if self.mask is not None:
+        if self.mask is not None and self.teaching.value:
             render.draw_contours(rgba, plane_slice(self.mask, plane, idx), render.LABEL_COLORS)
         return rgba
 
@@ -231,11 +250,27 @@ class AttributionExplorer(w.VBox):
             boxes.append(w.VBox([w.HTML(f"<b>{_LABELS.get(m, m)}</b>"), w.Image(value=png, format="png")]))
         self.panels.children = boxes
 
+    def shown_figures(self) -> pd.DataFrame:
+        """The figures the table shows: localisation against the true mask only in teaching mode."""
+        if self.teaching.value:
+            return self.figures
+        return self.figures.drop(columns=[c for c in _TRUTH_FIGURES if c in self.figures.columns])
+
+    def _show_truth(self) -> None:
+        on = bool(self.teaching.value and self.truth is not None)
+        self.truth_box.value = truth_html(self.truth, self._facts) if on else ""
+        self.truth_box.layout.display = None if on else "none"
+
+    def _on_teaching(self) -> None:
+        self._show_truth()
+        self._draw()
+        self._table()
+
     def _table(self) -> None:
         if self.figures.empty:
             self.table.value = ""
             return
-        self.table.value = self.figures.to_html(index=False, float_format=lambda v: f"{v:.3g}",
+        self.table.value = self.shown_figures().to_html(index=False, float_format=lambda v: f"{v:.3g}",
                                                 classes="medwb-figures", border=0)
 
     def _repr_mimebundle_(self, **kwargs: object) -> Any:

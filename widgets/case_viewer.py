@@ -21,6 +21,7 @@ from medwb.volume import WINDOW_PRESETS
 from medwb.widgets import render
 from medwb.widgets.ortho_canvas import PLANE_AXES, OrthoCanvas
 from medwb.widgets.static import compose_planes
+from medwb.widgets.teaching import TeachingToggle, lesion_table, lesions_from_mask, truth_facts, truth_html
 
 __all__ = ["CaseViewer", "as_array"]
 
@@ -48,13 +49,20 @@ class CaseViewer(w.VBox):
         volume: the image (HU for CT).
         attribution: optional map on the same grid (a medwb Attribution, Volume or numpy array)
             shown as a colour overlay; maps with negative values are shown signed, two colormaps.
-        mask: ground-truth labels on the same grid, drawn as outlines (1 red, 2 yellow, 3 green).
+        mask: ground-truth labels on the same grid, drawn as outlines (1 red, 2 yellow, 3 green) in
+            teaching mode only (see medwb.widgets.teaching).
         segmentation: a predicted segmentation, drawn as cyan outlines.
-        window: a preset of medwb.volume.WINDOW_PRESETS or (center, width).
+        window: a preset of medwb.volume.WINDOW_PRESETS or (center, width); default "brain" for CT,
+            else the 1st-99th percentile of the intensities (MR, PET, maps).
         position: (slice, row, column) to open on; default the mask's centre, else the grid centre.
         size: pixels across the largest plane.
         prefetch: slices sent ahead on each side of the crosshair in the active plane, so scrolling
             repaints without a kernel round trip (0 turns it off).
+        truth: per-lesion ground truth shown beside the planes in teaching mode (a DataFrame, a list
+            of dicts, or ``cohort.ground_truth["cases"][case_id]``); default: measured from ``mask``.
+        teaching: show the ground truth (mask outlines, mask label in the readout, lesion facts);
+            None follows the global switch ``medwb.widgets.set_teaching``. The "Show ground truth"
+            button (``viewer.teaching``) flips it; it appears only when there is truth to show.
 
     Mouse: click or drag to move the crosshair (the readout shows HU, attribution and LPS mm);
     wheel scrolls the plane under the mouse. Keys (canvas focused): arrows, PageUp/PageDown,
@@ -69,10 +77,13 @@ class CaseViewer(w.VBox):
     """
 
     def __init__(self, volume: medwb.Volume, attribution: Any = None, *, mask: Any = None,
-                 segmentation: Any = None, window: str | tuple[float, float] = "brain",
+                 segmentation: Any = None, window: str | tuple[float, float] | None = None,
                  position: tuple[int, int, int] | None = None, size: int = 300,
-                 title: str = "", prefetch: int = 4) -> None:
+                 title: str = "", prefetch: int = 4, truth: Any = None,
+                 teaching: bool | None = None) -> None:
         self.title = w.HTML()
+        self.teaching = TeachingToggle(teaching)
+        self.truth_box = w.HTML()
         self.canvas = OrthoCanvas()
         self.readout = w.HTML(layout=w.Layout(min_height="1.6em"))
         self.window = w.Dropdown(options=[*WINDOW_PRESETS, "custom"], description="window",
@@ -109,14 +120,15 @@ class CaseViewer(w.VBox):
             w.HBox([self.window, self.level, self.width], layout=w.Layout(flex_flow="row wrap")),
             w.HBox(list(self.sliders.values()), layout=w.Layout(flex_flow="row wrap")),
             self._overlay_box,
-            w.HBox([self.show_contours, self.show_crosshair]),
+            w.HBox([self.show_contours, self.show_crosshair, self.teaching]),
             self.canvas,
             self.readout,
+            self.truth_box,
         ])
         self.add_class("medwb-case-viewer")
         self.load(volume, attribution, mask=mask, segmentation=segmentation, position=position,
-                  title=title)
-        self.set_window(window)
+                  title=title, truth=truth)
+        self.set_window(window if window is not None else self.auto_window())
         for s in self.sliders.values():
             s.observe(self._on_slider, names="value")
         self.window.observe(self._on_preset, names="value")
@@ -125,6 +137,7 @@ class CaseViewer(w.VBox):
         for c in (self.show_overlay, self.cmap, self.cmap_negative, self.opacity, self.threshold,
                   self.show_contours):
             c.observe(lambda _: self.redraw(), names="value")
+        self.teaching.observe(lambda _: self._on_teaching(), names="value")
         w.link((self.show_crosshair, "value"), (self.canvas, "crosshair"))
         self.canvas.observe(self._on_position, names="position")
         self.canvas.observe(lambda _: self._prefetch(), names="active")
@@ -133,13 +146,20 @@ class CaseViewer(w.VBox):
     # -- data -----------------------------------------------------------------------------
     def load(self, volume: medwb.Volume, attribution: Any = None, *, mask: Any = None,
              segmentation: Any = None, position: tuple[int, int, int] | None = None,
-             title: str = "") -> None:
-        """Show another case (or new maps) in this viewer, keeping window and overlay settings."""
+             title: str = "", truth: Any = None) -> None:
+        """Show another case (or new maps) in this viewer, keeping window, overlay and teaching settings."""
         self.volume = volume
         shape = volume.shape
+        self._fit_window_sliders()
         self.attribution = as_array(attribution, shape, "attribution")
         self.mask = as_array(mask, shape, "mask")
         self.segmentation = as_array(segmentation, shape, "segmentation")
+        self.truth = lesion_table(truth)
+        self._facts = truth_facts(truth)
+        if self.truth is None and self.mask is not None:
+            self.truth = lesions_from_mask(self.mask, volume.spacing)
+        self.teaching.layout.display = None if self.mask is not None or self.truth is not None else "none"
+        self._show_truth()
         self._scale = render.robust_scale(self.attribution) if self.attribution is not None else 0.0
         self.signed = bool(self.attribution is not None and np.nanmin(self.attribution) < 0
                            and -np.nanmin(self.attribution) > 0.05 * self._scale)
@@ -177,17 +197,50 @@ class CaseViewer(w.VBox):
         shape = self.volume.shape
         self.canvas.position = [int(np.clip(v, 0, s - 1)) for v, s in zip(value, shape)]
 
+    def auto_window(self) -> str | tuple[float, float]:
+        """"brain" for CT; otherwise (center, width) spanning the 1st-99th percentile."""
+        if self.volume.modality == "CT":
+            return "brain"
+        lo, hi = self._percentiles
+        return ((lo + hi) / 2.0, max(hi - lo, 1e-6))
+
+    def _fit_window_sliders(self) -> None:
+        """Level/width slider ranges that suit this volume's intensities (HU or anything else)."""
+        arr = self.volume.array
+        sample = arr.ravel()[:: max(1, arr.size // 1_000_000)].astype(np.float64)
+        lo, hi = float(np.nanmin(sample)), float(np.nanmax(sample))
+        self._percentiles = tuple(float(v) for v in np.nanpercentile(sample, [1, 99]))
+        if self.volume.modality == "CT":
+            lo, hi = min(lo, -1100.0), max(hi, 3000.0)
+        span = max(hi - lo, 1e-6)
+        step = 1.0 if span > 200 else span / 1000.0
+        self._loading = True
+        try:
+            self.level.min, self.level.max = -1e12, 1e12  # widen first so the order of updates is safe
+            self.level.min, self.level.max, self.level.step = lo, hi, step
+            self.width.min, self.width.max = 0.0, 1e12
+            self.width.min, self.width.max, self.width.step = step, 2.0 * span, step
+            fmt = ".0f" if step >= 1 else ".3g"
+            self.level.readout_format = self.width.readout_format = fmt
+        finally:
+            self._loading = False
+
     def set_window(self, window: str | tuple[float, float]) -> None:
         """Choose a preset name or a (center, width) pair."""
         if isinstance(window, str):
             if window not in WINDOW_PRESETS:
                 raise ValueError(f"unknown window {window!r}; presets: {', '.join(WINDOW_PRESETS)}, "
                                  "or pass (center, width)")
-            self.window.value = window
-            self._on_preset({"new": window})
+            center, width = WINDOW_PRESETS[window]
         else:
-            self.window.value = "custom"
-            self.level.value, self.width.value = float(window[0]), float(window[1])
+            center, width = float(window[0]), float(window[1])
+        self._loading = True
+        try:
+            self.window.value = window if isinstance(window, str) else "custom"
+            self.level.value, self.width.value = center, width
+        finally:
+            self._loading = False
+        self.redraw()
 
     # -- rendering ------------------------------------------------------------------------
     def frame(self, plane: str, index: int | None = None) -> np.ndarray:
@@ -203,7 +256,7 @@ class CaseViewer(w.VBox):
         if self.show_contours.value:
             if self.segmentation is not None:
                 render.draw_contours(rgba, plane_slice(self.segmentation, plane, idx))
-            if self.mask is not None:
+            if self.mask is not None and self.teaching.value:
                 render.draw_contours(rgba, plane_slice(self.mask, plane, idx), render.LABEL_COLORS)
         return rgba
 
@@ -257,6 +310,16 @@ class CaseViewer(w.VBox):
         h, w = self.canvas.sizes[plane]
         self.canvas.send_frames([(plane, i, self._frame_bytes(plane, i), h, w) for i in todo])
         self._sent.update((plane, i) for i in todo)
+
+    # -- teaching mode --------------------------------------------------------------------
+    def _show_truth(self) -> None:
+        on = self.teaching.value and (self.mask is not None or self.truth is not None)
+        self.truth_box.value = truth_html(self.truth, self._facts) if on else ""
+        self.truth_box.layout.display = None if on else "none"
+
+    def _on_teaching(self) -> None:
+        self._show_truth()
+        self.redraw()
 
     # -- events ---------------------------------------------------------------------------
     def _on_preset(self, change: dict) -> None:
@@ -318,7 +381,7 @@ class CaseViewer(w.VBox):
                                "world_mm": tuple(float(v) for v in self.volume.index_to_world(idx))}
         if self.attribution is not None:
             out["attribution"] = float(self.attribution[idx])
-        if self.mask is not None:
+        if self.mask is not None and self.teaching.value:
             out["label"] = int(self.mask[idx])
         return out
 

@@ -166,3 +166,13 @@ class CohortBrowser(w.VBox):
         if self.table.selected != case_id:
             self.table.selected = case_id
         return self.viewer
+
+    def _repr_mimebundle_(self, **kwargs: object) -> Any:
+        import base64
+
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        if self.viewer is not None:
+            data["image/png"] = base64.b64encode(self.viewer.to_png()).decode()
+        data["text/plain"] = f"CohortBrowser({len(self.frame)} cases, showing {self.table.selected or 'none'})"
+        return bundle

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 import medwb
+from medwb.widgets.teaching import TeachingToggle, demo_hazard_truth
 
 __all__ = ["SurvivalExplorer", "design_frame"]
 
@@ -66,8 +67,15 @@ class SurvivalExplorer(w.VBox):
         clinical: clinical covariates (default: age, sex, ecog where present).
         image: image covariates (default: every column of ``features`` but case_id).
         duration_col, event_col: survival columns.
-        truth: optional covariate -> true hazard ratio, drawn on the forest plot.
+        truth: the true hazard ratios, drawn on the forest plot (red diamonds) with a fitted-vs-true
+            table in teaching mode: a mapping covariate -> HR, or a demo ``cohort.ground_truth``
+            (default when ``data`` is a demo Cohort). With the demo's truth the hazard ratios are
+            reported on its scale (age per 10 years, lesion volume per 10 mL).
+        truth_names: model covariate -> key of ``truth`` where the names differ (e.g. sex_M -> male).
+        units: covariate -> units per reported HR (e.g. {"age": 10}); passed to the Cox fit.
         penalizer: initial ridge penalty (lifelines' scale).
+        teaching: show the true hazard ratios (None follows ``medwb.widgets.set_teaching``); the
+            "Show ground truth" button (``explorer.teaching``) flips it without refitting.
 
     Example:
         >>> # SurvivalExplorer(cohort, features=medwb.features.extract(cohort))
@@ -76,8 +84,19 @@ class SurvivalExplorer(w.VBox):
     def __init__(self, data: medwb.Cohort | pd.DataFrame, *, features: pd.DataFrame | None = None,
                  clinical: Sequence[str] | None = None, image: Sequence[str] | None = None,
                  duration_col: str = "time", event_col: str = "event",
-                 truth: Mapping[str, float] | None = None, penalizer: float = 0.1) -> None:
+                 truth: Mapping[str, Any] | None = None, truth_names: Mapping[str, str] | None = None,
+                 units: Mapping[str, float] | None = None, penalizer: float = 0.1,
+                 teaching: bool | None = None) -> None:
         table = data.table if hasattr(data, "table") else data
+        if truth is None and getattr(data, "ground_truth", None):
+            truth = data.ground_truth if "survival_model" in data.ground_truth else None
+        self.truth_names: dict[str, str] = dict(truth_names or {})
+        self.units: dict[str, float] = dict(units or {})
+        if truth is not None and "survival_model" in truth:
+            hrs, names, demo_units = demo_hazard_truth(truth)
+            truth = hrs
+            self.truth_names = {**names, **self.truth_names}
+            self.units = {**demo_units, **self.units}
         table = table.copy()
         if features is not None:
             if "case_id" not in features or "case_id" not in table:
@@ -90,7 +109,12 @@ class SurvivalExplorer(w.VBox):
             if col not in table:
                 raise ValueError(f"no column {col!r} in the table (columns: {list(table.columns)[:12]}...); "
                                  f"pass duration_col= / event_col=")
-        self.table, self.duration_col, self.event_col, self.truth = table, duration_col, event_col, truth
+        self.table, self.duration_col, self.event_col = table, duration_col, event_col
+        self.truth: dict[str, float] | None = {str(k): float(v) for k, v in truth.items()} if truth else None
+        self.teaching = TeachingToggle(teaching)
+        self.teaching.layout.display = None if self.truth else "none"
+        self.truth_table = w.HTML()
+        self.comparison: pd.DataFrame | None = None
         clinical = list(clinical) if clinical is not None else [c for c in ("age", "sex", "ecog") if c in table]
         image = list(image) if image is not None else (
             [c for c in features.columns if c != "case_id"] if features is not None else [])
@@ -119,12 +143,14 @@ class SurvivalExplorer(w.VBox):
         self.covariates.observe(lambda _: None if self._quiet else self.fit(), names="value")
         for c in (self.penalizer, self.cross_validated):
             c.observe(lambda _: self.fit(), names="value")
+        self.teaching.observe(lambda _: self._draw_forest(), names="value")
         self.cut.observe(lambda _: self.stratify(), names="value")
         super().__init__([
-            w.HBox([self.feature_set, self.cross_validated]),
+            w.HBox([self.feature_set, self.cross_validated, self.teaching]),
             w.HBox([self.covariates, w.VBox([self.penalizer, self.cut])]),
             self.stats,
             w.HBox([self.km_image, self.forest_image], layout=w.Layout(flex_flow="row wrap")),
+            self.truth_table,
         ])
         self.add_class("medwb-survival-explorer")
         self._on_set({"new": self.feature_set.value})
@@ -148,22 +174,52 @@ class SurvivalExplorer(w.VBox):
             self.stats.value = "<span style='color:#b00020'>choose at least one covariate</span>"
             return
         x, names = design_frame(self.table, cols)
-        df = pd.concat([self.table[[self.duration_col, self.event_col]], x], axis=1).dropna()
+        full = pd.concat([self.table[[self.duration_col, self.event_col]], x], axis=1)
+        df = full.dropna()
+        self._dropped = len(full) - len(df)
         self._df, self._names = df, names
         try:
+            units = {c: u for c, u in self.units.items() if c in names}
             self.model = survival.fit_cox(df, self.duration_col, self.event_col, names,
-                                          penalizer=self.penalizer.value)
+                                          penalizer=self.penalizer.value, units=units)
         except Exception as exc:  # noqa: BLE001 - shown in the widget: the user can change the choice
             self.stats.value = f"<span style='color:#b00020'>Cox fit failed: {type(exc).__name__}: {exc}</span>"
             return
         self.risk = pd.Series(self.model.predict_risk(df), index=df.index)
         self._cv_c = None
         if self.cross_validated.value:
-            template = survival.CoxModel(penalizer=self.penalizer.value)
+            template = survival.CoxModel(penalizer=self.penalizer.value, units=units)
             cv = survival.cross_validate(template, df, self.duration_col, self.event_col, names, n_splits=5)
             self._cv_c = float(cv.folds["harrell_c"].mean())
-        self.forest_image.value = _png(survival.forest_plot(self.model, truth=self.truth))
+        self._draw_forest()
         self.stratify()
+
+    def _draw_forest(self) -> None:
+        """The forest plot; in teaching mode with the true hazard ratios and a fitted-vs-true table."""
+        from medwb import survival
+
+        if self.model is None:
+            return
+        self.comparison = None
+        if self.teaching.value and self.truth:
+            hr = self.model.hazard_ratios()
+            names = {c: t for c, t in self.truth_names.items() if c in hr.index and t in self.truth}
+            try:
+                self.comparison = survival.compare_hazard_ratios(hr, self.truth, names=names)
+            except survival.SurvivalDataError:  # no chosen covariate has a known truth
+                self.comparison = None
+        if self.comparison is not None:
+            fig = survival.forest_plot(self.comparison, title="fitted (CI) vs true hazard ratio (red)")
+            shown = self.comparison[["hr", "hr_lower", "hr_upper", "per", "true_hr", "covered"]]
+            shown = shown[shown["true_hr"].notna()]
+            self.truth_table.value = ("<div class='medwb-truth'><b>Ground truth</b>: the hazard ratios the "
+                                      "demo's survival times were drawn with<br>"
+                                      + shown.to_html(float_format=lambda v: f"{v:.3g}", border=0,
+                                                      classes="medwb-hr-truth") + "</div>")
+        else:
+            fig = survival.forest_plot(self.model)
+            self.truth_table.value = ""
+        self.forest_image.value = _png(fig)
 
     def stratify(self) -> None:
         """Split at the chosen risk quantile and redraw the Kaplan–Meier curves."""
@@ -181,5 +237,17 @@ class SurvivalExplorer(w.VBox):
         c = self.model.concordance()
         cv = f" · cross-validated C {self._cv_c:.3f}" if self._cv_c is not None else ""
         self.stats.value = (
-            f"<span class='medwb-survival-stats'>n {len(df)} · events {int(df[self.event_col].sum())} · "
+            f"<span class='medwb-survival-stats'>n {len(df)}"
+            + (f" ({self._dropped} with a missing covariate left out)" if self._dropped else "")
+            + f" · events {int(df[self.event_col].sum())} · "
             f"apparent C-index {c:.3f}{cv} · groups {counts} · log-rank p {self.groups.test.p_value:.3g}</span>")
+
+    def _repr_mimebundle_(self, **kwargs: object) -> Any:
+        import base64
+
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        if self.km_image.value:
+            data["image/png"] = base64.b64encode(self.km_image.value).decode()
+        data["text/plain"] = f"SurvivalExplorer({', '.join(self.covariates.value)})"
+        return bundle

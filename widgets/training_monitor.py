@@ -143,6 +143,16 @@ class TrainingMonitor(w.VBox):
         self.task = BackgroundTask(work, done, failed).start()
         return self
 
+    def _repr_mimebundle_(self, **kwargs: object) -> Any:
+        import base64
+
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        if len(self.history):
+            data["image/png"] = base64.b64encode(self.figure_png()).decode()
+        data["text/plain"] = f"TrainingMonitor({len(self.history)} epochs)"
+        return bundle
+
     def wait(self, timeout: float | None = None) -> Any:
         """Block until background training ends; return train's result (the history)."""
         if self.task is not None:

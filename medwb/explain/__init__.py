@@ -25,3 +25,15 @@ __all__ = [
     "localisation", "pointing_game", "localisation_table", "deletion_insertion", "infidelity", "sensitivity",
     "randomisation_check",
 ]
+
+
+class _CallableModule(__import__("types").ModuleType):
+    """Makes ``medwb.explain(model, volume, ...)`` work whether ``medwb.explain`` resolves to this
+    package or to the function: Python rebinds a package attribute to the submodule on first import,
+    which would otherwise shadow a top-level ``explain`` function."""
+
+    def __call__(self, *args: object, **kwargs: object) -> Attribution:
+        return explain(*args, **kwargs)  # type: ignore[arg-type]
+
+
+__import__("sys").modules[__name__].__class__ = _CallableModule

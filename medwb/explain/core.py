@@ -107,6 +107,14 @@ def _baseline(baseline: Any, volume: Volume, mvol: Volume, preprocess: Any, blur
     )
 
 
+def _check_target(t_idx: int, n_out: int) -> None:
+    if not 0 <= t_idx < n_out:
+        raise IndexError(
+            f"target {t_idx} is out of range: the model returns {n_out} output(s) (valid 0..{n_out - 1}).\n"
+            "Fix: for a binary classifier with 2 logits use target=1 for the positive class."
+        )
+
+
 def _hash(a: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()[:16]
 
@@ -194,8 +202,21 @@ def explain(
             channel = int(target.channel)
         fwd = ScoreModel(model, region, channel if region is not None else 0,
                          target.reduce if isinstance(target, Region) else "sum", score == "probability").to(dev)
-        per_example, out = activation_bytes(fwd, x)
-        n_out = out.shape[1]
+        # One probing forward measures activation memory and resolves "predicted". Saliency and
+        # Grad-CAM with an explicit target skip it (it would double Grad-CAM's cost) and read the
+        # output from their own forward pass instead.
+        light = method in ("saliency", "gradcam") and not isinstance(target, str)
+        captured: dict[str, torch.Tensor] = {}
+        if light:
+            per_example, out = 0, None
+
+            def grab(_m: nn.Module, _i: object, o: torch.Tensor) -> None:  # must return None
+                captured.setdefault("out", o.detach())
+
+            hook = fwd.register_forward_hook(grab)
+        else:
+            per_example, out = activation_bytes(fwd, x)
+        n_out = out.shape[1] if out is not None else None
         if isinstance(target, Region):
             t_idx = 0
         elif isinstance(target, str):
@@ -204,17 +225,13 @@ def explain(
             t_idx = int(out[0].argmax())
         elif isinstance(target, (int, np.integer)) and not isinstance(target, bool):
             t_idx = int(target)
-            if not 0 <= t_idx < n_out:
-                raise IndexError(
-                    f"target {t_idx} is out of range: the model returns {n_out} output(s) (valid 0..{n_out - 1}).\n"
-                    "Fix: for a binary classifier with 2 logits use target=1 for the positive class."
-                )
+            if n_out is not None:
+                _check_target(t_idx, n_out)
         else:
             raise TypeError(f"target must be an int, 'predicted' or a Region, got {type(target).__name__}")
-        s_x = float(out[0, t_idx])
+        s_x = float(out[0, t_idx]) if out is not None else None
         params: dict[str, Any] = {"target_index": t_idx, "score": score, "preprocess":
                                   preprocess.to_dict() if hasattr(preprocess, "to_dict") else preprocess}
-        delta = base_score = None
         grad_fix = "lower the input size (Preprocess(spacing=..., shape=...)) or use method='gradcam'"
 
         def batch(wanted: int, factor: float = 2.0) -> int:
@@ -228,53 +245,70 @@ def explain(
             params["baseline"] = baseline if isinstance(baseline, (str, int, float)) else "array"
             if isinstance(baseline, str) and baseline == "blurred":
                 params["blur_sigma"] = blur_sigma
+        def dispatch() -> tuple[torch.Tensor, float | None, float | None]:
+            delta = base_score = None
+            if method == "integrated_gradients":
+                from captum.attr import IntegratedGradients
+
+                ibs = batch(n_steps)
+                attr = IntegratedGradients(fwd).attribute(
+                    x, baselines=b, target=t_idx, n_steps=n_steps, method="gausslegendre",
+                    internal_batch_size=ibs)
+                # completeness error, from the probe's f(x) and one forward at the baseline (Captum's
+                # return_convergence_delta would run both again)
+                with torch.no_grad():
+                    base_score = float(fwd(b)[0, t_idx])
+                delta = float(attr.double().sum()) - (s_x - base_score)
+                params.update(n_steps=n_steps, internal_batch_size=ibs)
+            elif method == "saliency":
+                from captum.attr import Saliency
+
+                attr = Saliency(fwd).attribute(x, target=t_idx, abs=True)
+            elif method == "smoothgrad":
+                from captum.attr import NoiseTunnel, Saliency
+
+                ibs = batch(n_samples)
+                stdev = float(noise * (x_np.max() - x_np.min() or 1.0))
+                with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+                    torch.manual_seed(seed)
+                    attr = NoiseTunnel(Saliency(fwd)).attribute(
+                        x, nt_type="smoothgrad", nt_samples=n_samples, nt_samples_batch_size=ibs, stdevs=stdev,
+                        target=t_idx)
+                params.update(n_samples=n_samples, noise=noise, stdev=stdev, seed=seed, internal_batch_size=ibs)
+            elif method == "gradcam":
+                from captum.attr import LayerGradCam
+
+                name, mod = find_layer(model, layer)
+                cam = LayerGradCam(fwd, mod).attribute(x, target=t_idx, relu_attributions=relu)
+                params.update(layer=name, relu=relu, cam_shape=list(cam.shape[2:]))
+                attr = torch.nn.functional.interpolate(cam.float(), size=x.shape[2:], mode="trilinear",
+                                                       align_corners=False)
+            else:  # occlusion
+                from captum.attr import Occlusion
+
+                win = (window,) * 3 if isinstance(window, int) else tuple(int(w) for w in window)
+                st = tuple(max(1, w // 2) for w in win) if stride is None else (
+                    (stride,) * 3 if isinstance(stride, int) else tuple(int(s) for s in stride))
+                ppe = batch(64, factor=1.0)
+                attr = Occlusion(fwd).attribute(
+                    x, sliding_window_shapes=(1, *win), strides=(1, *st), baselines=b, target=t_idx,
+                    perturbations_per_eval=ppe, show_progress=progress)
+                params.update(window=list(win), stride=list(st), perturbations_per_eval=ppe)
+            return attr, delta, base_score
+
         if method in ("saliency", "smoothgrad"):
             x.requires_grad_(True)
-        if method == "integrated_gradients":
-            from captum.attr import IntegratedGradients
-
-            ibs = batch(n_steps)
-            attr, d = IntegratedGradients(fwd).attribute(
-                x, baselines=b, target=t_idx, n_steps=n_steps, method="gausslegendre",
-                internal_batch_size=ibs, return_convergence_delta=True)
-            delta = float(d.reshape(-1)[0])
-            with torch.no_grad():
-                base_score = float(fwd(b)[0, t_idx])
-            params.update(n_steps=n_steps, internal_batch_size=ibs)
-        elif method == "saliency":
-            from captum.attr import Saliency
-
-            attr = Saliency(fwd).attribute(x, target=t_idx, abs=True)
-        elif method == "smoothgrad":
-            from captum.attr import NoiseTunnel, Saliency
-
-            ibs = batch(n_samples)
-            stdev = float(noise * (x_np.max() - x_np.min() or 1.0))
-            with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-                torch.manual_seed(seed)
-                attr = NoiseTunnel(Saliency(fwd)).attribute(
-                    x, nt_type="smoothgrad", nt_samples=n_samples, nt_samples_batch_size=ibs, stdevs=stdev,
-                    target=t_idx)
-            params.update(n_samples=n_samples, noise=noise, stdev=stdev, seed=seed, internal_batch_size=ibs)
-        elif method == "gradcam":
-            from captum.attr import LayerGradCam
-
-            name, mod = find_layer(model, layer)
-            cam = LayerGradCam(fwd, mod).attribute(x, target=t_idx, relu_attributions=relu)
-            params.update(layer=name, relu=relu, cam_shape=list(cam.shape[2:]))
-            attr = torch.nn.functional.interpolate(cam.float(), size=x.shape[2:], mode="trilinear",
-                                                   align_corners=False)
-        else:  # occlusion
-            from captum.attr import Occlusion
-
-            win = (window,) * 3 if isinstance(window, int) else tuple(int(w) for w in window)
-            st = tuple(max(1, w // 2) for w in win) if stride is None else (
-                (stride,) * 3 if isinstance(stride, int) else tuple(int(s) for s in stride))
-            ppe = batch(64, factor=1.0)
-            attr = Occlusion(fwd).attribute(
-                x, sliding_window_shapes=(1, *win), strides=(1, *st), baselines=b, target=t_idx,
-                perturbations_per_eval=ppe, show_progress=progress)
-            params.update(window=list(win), stride=list(st), perturbations_per_eval=ppe)
+        try:
+            attr, delta, base_score = dispatch()
+        except (IndexError, RuntimeError):
+            if light and "out" in captured:
+                _check_target(t_idx, captured["out"].shape[1])
+            raise
+        finally:
+            if light:
+                hook.remove()
+        if light and "out" in captured:
+            s_x = float(captured["out"][0, t_idx])
     finally:
         model.train(was_training)
 

@@ -219,10 +219,13 @@ def sensitivity(model: nn.Module, attribution: Attribution, *, n_perturb_samples
         keep["baseline"] = attribution.params["baseline"]
     keep.update(explain_kw)
 
-    def explanation(inputs: torch.Tensor, target: int = t_idx) -> torch.Tensor:
-        maps = [explain(model, inp[0].detach().cpu().numpy(), attribution.method, target, **keep).array
-                for inp in inputs]
-        return torch.from_numpy(np.stack(maps))[:, None]
+    def explanation(inputs: torch.Tensor | tuple[torch.Tensor, ...], target: int = t_idx) -> torch.Tensor:
+        if isinstance(inputs, (tuple, list)):
+            inputs = inputs[0]
+        flat = inputs.reshape(-1, *inputs.shape[-3:])
+        maps = [explain(model, inp.detach().cpu().numpy(), attribution.method, target, **keep).array
+                for inp in flat]
+        return torch.from_numpy(np.stack(maps)).reshape(inputs.shape)
 
     with torch.random.fork_rng():
         torch.manual_seed(seed)

@@ -16,7 +16,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -52,10 +51,7 @@ CHROMIUM_FLAGS = [
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 # Messages that are not errors of the page under test (none are expected; keep this list short
 # and say why each one is here).
-IGNORED_CONSOLE = [
-    # Chromium without a GPU reports WebGL falling back to software rendering as a console warning
-    # on some builds; it is a warning, never an error, but keep the pattern explicit.
-]
+IGNORED_CONSOLE: list[str] = []
 
 
 def chromium_missing_reason() -> str | None:
@@ -99,11 +95,7 @@ class JupyterLab:
                           ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("IPYTHONDIR", "ipython")]:
             (self._tmp / sub).mkdir()
             env[name] = str(self._tmp / sub)
-        # No announcement/news polling, no update checks: a quiet, offline page.
-        settings = self._tmp / "settings" / "@jupyterlab" / "apputils-extension"  # no news prompt
-        settings.mkdir(parents=True)
-        (settings / "notification.jupyterlab-settings").write_text(
-            json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        # No news polling and no update checks (see the server flags below): a quiet, offline page.
         env.setdefault("MPLBACKEND", "Agg")
         cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
                f"--port={self.port}", "--port-retries=0", f"--ServerApp.root_dir={self.root}",
@@ -172,6 +164,16 @@ class Chromium:
     def new_page(self) -> Any:
         return self.context.new_page()
 
+    def fresh_context(self) -> Any:
+        """Another browser with its own fresh profile (close it when done): for pages that must not
+        share storage with the other tabs."""
+        profile = Path(tempfile.mkdtemp(prefix="medwb-chromium-", dir=self._profile.parent))
+        return self._pw.chromium.launch_persistent_context(
+            str(profile), executable_path=str(CHROMIUM), headless=True,
+            args=[f for f in CHROMIUM_FLAGS if f != "--headless"],
+            viewport={"width": self.viewport[0], "height": self.viewport[1]},
+        )
+
     def stop(self) -> None:
         try:
             self.context.close()
@@ -201,8 +203,9 @@ class NotebookPage:
         return path
 
 
-def open_notebook(page: Any, lab: JupyterLab, name: str, timeout: float = 60.0) -> NotebookPage:
-    """Open ``name`` (relative to the server root) in JupyterLab and wait for its kernel to be idle."""
+def open_notebook(page: Any, lab: JupyterLab, name: str, timeout: float = 60.0, app: str = "lab") -> NotebookPage:
+    """Open ``name`` (relative to the server root) in JupyterLab (``app="lab"``) or Notebook 7
+    (``app="notebook"``) and wait for its kernel to be idle."""
     nb = NotebookPage(page, name)
 
     def on_console(msg: Any) -> None:
@@ -212,10 +215,17 @@ def open_notebook(page: Any, lab: JupyterLab, name: str, timeout: float = 60.0) 
     page.on("console", on_console)
     page.on("pageerror", lambda exc: nb.errors.append(f"page error: {exc}"))
     page.on("requestfailed", lambda req: nb.errors.append(f"request failed: {req.url} {req.failure}"))
-    page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}", timeout=timeout * 1000)
+    path = f"/lab/tree/{name}" if app == "lab" else f"/notebooks/{name}"
+    page.goto(f"{lab.url}{path}?token={lab.token}", timeout=timeout * 1000)
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=timeout * 1000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
-                           timeout=timeout * 1000)
+    if app == "lab":
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                               timeout=timeout * 1000)
+    else:  # Notebook 7 shows the kernel state in its toolbar's kernel status indicator
+        page.wait_for_function(
+            "() => document.querySelector('.jp-NotebookPanel') && "
+            "!document.body.innerText.includes('Connecting')", timeout=timeout * 1000)
+        page.wait_for_timeout(1000)
     accept_kernel_dialog(page)
     return nb
 
@@ -250,10 +260,11 @@ def run_all_cells(page: Any, timeout: float = 120.0) -> None:
         outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
         raise AssertionError(f"the notebook did not finish running within {timeout} s; "
                              f"screenshot in {ARTIFACTS}; outputs so far: {outputs}") from exc
-    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'], "
-                          ".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']")
-    if errors.count():
-        raise AssertionError("a notebook cell failed:\n" + "\n".join(errors.all_inner_texts()))
+    # JupyterLab renders both stderr streams and exceptions as stderr; only tracebacks are failures
+    stderr = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    failures = [t for t in stderr.all_inner_texts() if "Traceback (most recent call last)" in t]
+    if failures:
+        raise AssertionError("a notebook cell failed:\n" + "\n".join(failures))
 
 
 def wait_for_views(page: Any, selector: str, count: int = 1, timeout: float = 60.0) -> Any:

@@ -45,8 +45,11 @@ def test_arrow_keys_scroll_the_axial_plane(viewer):
     # fast presses may be merged into fewer messages; wait for the frame of the last one
     _wait_rendered(nb, loc, "axial", 30)
     assert canvas_stats(axial)["hash"] != before
-    slider = nb.page.locator(".medwb-case-viewer .widget-slider", has_text="axial").first
-    assert slider.locator(".widget-readout").inner_text().strip() == "30"  # opened on slice 24
+    # the slider follows once the kernel has seen the key presses (opened on slice 24)
+    nb.page.wait_for_function(
+        "() => [...document.querySelectorAll('.medwb-case-viewer .widget-slider')].find("
+        "s => s.innerText.includes('axial')).querySelector('.widget-readout').textContent.trim() === '30'",
+        timeout=15_000)
 
 
 def test_moving_a_slider_changes_the_coronal_plane(viewer):

@@ -83,9 +83,9 @@ w_box
 CELLS = [SETUP, CASE_VIEWER, VIEWER_3D, COHORT, EXPLORERS]
 
 
-def write_widget_notebook(folder: str | Path, name: str = "widgets.ipynb") -> Path:
+def write_widget_notebook(folder: str | Path, name: str = "widgets.ipynb", cells: list[str] | None = None) -> Path:
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in (CELLS if cells is None else cells)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path = Path(folder) / name
     nbformat.write(nb, path)

@@ -206,3 +206,10 @@ def test_baselines_air_and_blurred_differ_and_are_recorded(trained, synthetic):
     a_blur = explain(net, ct, "integrated_gradients", target=1, preprocess=PP, baseline="blurred", n_steps=8)
     assert a_air.params["baseline"] == "air" and a_blur.params["blur_sigma"] == 4.0
     assert not np.allclose(a_air.model_space.array, a_blur.model_space.array)
+
+
+def test_medwb_explain_package_itself_is_callable():
+    import medwb.explain
+
+    a = medwb.explain(BiasNet(), _vol(), "saliency", target=0)
+    assert a.method == "saliency"

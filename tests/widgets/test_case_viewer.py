@@ -165,3 +165,12 @@ def test_neighbouring_slices_are_sent_ahead_and_dropped_when_settings_change():
     ahead = v._frame_bytes("axial", 8)
     v.sliders["axial"].value = 8
     assert v.canvas.axial == ahead == v.frame("axial").tobytes()
+
+
+def test_non_ct_volumes_get_a_percentile_window_and_fitting_sliders():
+    rng = np.random.default_rng(0)
+    mr = medwb.Volume.from_geometry(rng.uniform(0.0, 1.0, (6, 10, 12)).astype(np.float32), modality="MR")
+    v = CaseViewer(mr)
+    assert v.window.value == "custom" and 0.4 < v.level.value < 0.6 and 0.9 < v.width.value < 1.0
+    assert v.level.max <= 1.0 and v.width.step < 0.01
+    assert len(set(_rgb(v, "axial")[..., 0].ravel())) > 50  # a real gray range, not black and white

@@ -57,3 +57,14 @@ def test_selecting_a_row_opens_that_case_with_its_mask(tiny_cohort):
     b.table.selected = "case-3"
     assert b.viewer is first and "case-3" in b.viewer.title.value and b.viewer.attribution is None
     assert b.viewer.position[1] == 8
+
+
+def test_static_fallback_shows_the_opened_case(tiny_cohort):
+    b = CohortBrowser(tiny_cohort)
+    data = b._repr_mimebundle_()
+    data = data[0] if isinstance(data, tuple) else data
+    assert "image/png" not in data
+    b.open_case("case-2")
+    data = b._repr_mimebundle_()
+    data = data[0] if isinstance(data, tuple) else data
+    assert "image/png" in data and "case-2" in data["text/plain"]

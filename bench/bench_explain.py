@@ -1,0 +1,241 @@
+"""Benchmark medwb.explain against its compute floor and against MONAI, on this machine (CPU by default).
+
+* Integrated Gradients: wall time of explain(..., n_steps) against the floor measured in the same run
+  (n_steps / batch × one forward+backward at the batch explain chose); target ratio <= 1.15. Peak RSS.
+* 3D occlusion (window 16³, stride 8, constant 0 baseline): explain() (Captum Occlusion) against MONAI's
+  OcclusionSensitivity at the same map resolution (mask_size 16, overlap 0.5, mode 0.0); the issue's
+  target is >= 3x faster. Without MONAI a naive hand-written sliding window is the baseline.
+* Grad-CAM: explain() (Captum LayerGradCam) against MONAI GradCAM and a hook-based implementation; the
+  maps are compared after min-max normalisation.
+
+Usage: python bench/bench_explain.py [--device cpu|cuda] [--size 64] [--repeats 3] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from medwb.explain import explain  # noqa: E402
+from medwb.models import TeachingNet3D, seed_everything  # noqa: E402
+
+
+def stats(xs):
+    return {"min": min(xs), "median": statistics.median(xs), "max": max(xs), "n": len(xs)}
+
+
+def timed(fn, repeats, sync):
+    out, ts = None, []
+    for _ in range(repeats):
+        sync()
+        t = time.perf_counter()
+        out = fn()
+        sync()
+        ts.append(time.perf_counter() - t)
+    return ts, out
+
+
+def rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class Counter:
+    """Counts examples through the model's forward (a hook on the top module)."""
+
+    def __init__(self, net):
+        self.n = 0
+        self.h = net.register_forward_hook(self)
+
+    def __call__(self, _m, inputs, _o):
+        self.n += int(inputs[0].shape[0])
+
+    def take(self, fn):
+        self.n = 0
+        fn()
+        return self.n
+
+
+def hook_gradcam(net, layer, x, target):
+    store = {}
+    h1 = layer.register_forward_hook(lambda m, i, o: store.__setitem__("a", o))
+    h2 = layer.register_full_backward_hook(lambda m, gi, go: store.__setitem__("g", go[0]))
+    try:
+        net.zero_grad()
+        net(x)[0, target].backward()
+    finally:
+        h1.remove()
+        h2.remove()
+    cam = torch.relu((store["g"].mean(dim=(2, 3, 4), keepdim=True) * store["a"]).sum(1, keepdim=True))
+    return torch.nn.functional.interpolate(cam, size=x.shape[2:], mode="trilinear", align_corners=False)
+
+
+def naive_occlusion(net, x, target, window, stride, batch):
+    """Hand-written sliding window: f(x) - f(occluded), averaged over the windows covering each voxel."""
+    with torch.no_grad():
+        ref = net(x)[0, target]
+        acc = torch.zeros_like(x)
+        cnt = torch.zeros_like(x)
+        n = x.shape[2:]
+        starts = [range(0, n[d] - window + 1, stride) for d in range(3)]
+        boxes = [(a, b, c) for a in starts[0] for b in starts[1] for c in starts[2]]
+        for i in range(0, len(boxes), batch):
+            chunk = boxes[i:i + batch]
+            xs = x.repeat(len(chunk), 1, 1, 1, 1)
+            for j, (a, b, c) in enumerate(chunk):
+                xs[j, :, a:a + window, b:b + window, c:c + window] = 0
+            d = ref - net(xs)[:, target]
+            for j, (a, b, c) in enumerate(chunk):
+                acc[0, :, a:a + window, b:b + window, c:c + window] += d[j]
+                cnt[0, :, a:a + window, b:b + window, c:c + window] += 1
+    return acc / cnt.clamp_min(1)
+
+
+def demo_training(folder, dev):
+    """Teaching net on the demo cohort's own train/test split: wall time (preprocessing included) and AUC."""
+    from medwb.cohort import Cohort
+    from medwb.models import CohortDataset, Preprocess, evaluate, train
+
+    cohort = Cohort.from_manifest(folder / "manifest.csv")
+    t0 = time.perf_counter()
+    tr = cohort.subset(cohort.table["split"] == "train")
+    te = cohort.subset(cohort.table["split"] == "test")
+    seed_everything(0)
+    net = TeachingNet3D()
+    h = train(net, tr, epochs=25, batch_size=8, seed=0, preprocess=Preprocess(), early_stopping=None,
+              device=dev, progress=False)
+    train_s = time.perf_counter() - t0
+    m = evaluate(net, CohortDataset(te, preprocess=Preprocess()), device=dev, progress=False)
+    print(f"demo training: {train_s:.0f}s, held-out AUC {m['auc']:.3f} (n={m['n']})")
+    return {"n_train": len(tr), "n_test": len(te), "epochs": len(h), "seconds_including_preprocessing": train_s,
+            "median_epoch_seconds": float(h["seconds"].median()), "test": m, "target_auc": 0.9,
+            "target_seconds": 120.0, "meets_target": m["auc"] >= 0.9 and train_s <= 120.0}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=32)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--demo", default=None,
+                    help="a built demo cohort folder: also time training to the held-out AUC target")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "explain.json"))
+    args = ap.parse_args()
+    dev = torch.device(args.device)
+    sync = (lambda: torch.cuda.synchronize()) if dev.type == "cuda" else (lambda: None)
+    seed_everything(0)
+    net = TeachingNet3D().to(dev).eval()
+    with torch.no_grad():  # non-default BatchNorm statistics, as after training
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm3d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+    s = args.size
+    rng = np.random.default_rng(0)
+    vol = np.clip(rng.normal(0.4, 0.15, (s, s, s)), 0, 1).astype(np.float32)
+    x = torch.from_numpy(vol)[None, None].to(dev)
+    result = {"machine": {"platform": platform.platform(), "python": platform.python_version(),
+                          "torch": torch.__version__, "threads": torch.get_num_threads(),
+                          "device": str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev)},
+              "input": [s, s, s], "model": "TeachingNet3D(width=16)",
+              "load_average_at_start": list(__import__("os").getloadavg())}
+
+    # -- Integrated Gradients vs its floor ------------------------------------------------------
+    explain(net, vol, "ig", 1, n_steps=4, device=dev)  # warm-up
+    rss0 = rss_mib()
+    a = explain(net, vol, "integrated_gradients", 1, n_steps=args.steps, device=dev)
+    ibs = a.params["internal_batch_size"]
+    xb = x.repeat(ibs, 1, 1, 1, 1).requires_grad_(True)
+
+    def fwd_bwd():
+        out = net(xb)[:, 1].sum()
+        (g,) = torch.autograd.grad(out, xb)
+        return g
+
+    ig_ts, floor = [], []
+    for _ in range(args.repeats):  # interleaved, so that load from other processes hits both alike
+        t, a = timed(lambda: explain(net, vol, "integrated_gradients", 1, n_steps=args.steps, device=dev), 1, sync)
+        ig_ts += t
+        fb, _ = timed(lambda: [fwd_bwd() for _ in range(args.steps // ibs)], 1, sync)
+        floor += fb
+    ratio = statistics.median(ig_ts) / statistics.median(floor)
+    result["integrated_gradients"] = {
+        "n_steps": args.steps, "internal_batch_size": ibs, "seconds": stats(ig_ts), "floor_seconds": stats(floor),
+        "ratio_to_floor": ratio, "ratio_of_minima": min(ig_ts) / min(floor), "target_ratio": 1.15, "meets_target": ratio <= 1.15,
+        "relative_delta": a.relative_delta, "peak_rss_mib_before": rss0, "peak_rss_mib_after": rss_mib()}
+    print(f"IG {args.steps} steps: {statistics.median(ig_ts):.2f}s, floor {statistics.median(floor):.2f}s "
+          f"(batch {ibs}) ratio {ratio:.3f}; peak RSS {rss_mib():.0f} MiB")
+
+    # -- Occlusion ------------------------------------------------------------------------------
+    occ_ts, occ = timed(lambda: explain(net, vol, "occlusion", 1, window=16, stride=8, device=dev), args.repeats, sync)
+    ppe = occ.params["perturbations_per_eval"]
+    entry = {"window": 16, "stride": 8, "perturbations_per_eval": ppe, "medwb_seconds": stats(occ_ts)}
+    try:
+        from monai.visualize import OcclusionSensitivity
+
+        ms = OcclusionSensitivity(net, mask_size=16, n_batch=ppe, verbose=False, mode=0.0, overlap=0.5,
+                                  activate=False)
+        m_ts, _ = timed(lambda: ms(x), args.repeats, sync)
+        entry.update(baseline="monai.visualize.OcclusionSensitivity", baseline_seconds=stats(m_ts))
+    except ImportError:
+        m_ts, _ = timed(lambda: naive_occlusion(net, x, 1, 16, 8, ppe), args.repeats, sync)
+        entry.update(baseline="naive sliding window (MONAI not installed)", baseline_seconds=stats(m_ts))
+    counter = Counter(net)
+    entry["model_examples_medwb"] = counter.take(lambda: explain(net, vol, "occlusion", 1, window=16, stride=8,
+                                                                 device=dev))
+    if entry["baseline"].startswith("monai"):
+        entry["model_examples_baseline"] = counter.take(lambda: ms(x))
+    counter.h.remove()
+    n_ts, naive = timed(lambda: naive_occlusion(net, x, 1, 16, 8, ppe), 1, sync)
+    entry["max_abs_diff_vs_naive"] = float((naive[0, 0].cpu() - torch.from_numpy(occ.array)).abs().max())
+    entry["speedup"] = statistics.median(m_ts) / statistics.median(occ_ts)
+    entry["target_speedup"] = 3.0
+    entry["meets_target"] = entry["speedup"] >= 3.0
+    result["occlusion"] = entry
+    print(f"occlusion: medwb {statistics.median(occ_ts):.2f}s vs {entry['baseline']} "
+          f"{statistics.median(m_ts):.2f}s: {entry['speedup']:.2f}x")
+
+    # -- Grad-CAM -------------------------------------------------------------------------------
+    explain(net, vol, "gradcam", 1, device=dev)
+    g_ts, g = timed(lambda: explain(net, vol, "gradcam", 1, device=dev), max(5, args.repeats), sync)
+    layer = dict(net.named_modules())[g.params["layer"]]
+    h_ts, hmap = timed(lambda: hook_gradcam(net, layer, x, 1), max(5, args.repeats), sync)
+    entry = {"layer": g.params["layer"], "medwb_seconds": stats(g_ts), "hook_seconds": stats(h_ts),
+             "max_abs_diff_vs_hook": float((hmap[0, 0].detach().cpu() - torch.from_numpy(g.array)).abs().max())}
+    try:
+        from monai.visualize import GradCAM
+
+        cam = GradCAM(net, target_layers=g.params["layer"])
+        c_ts, cmap = timed(lambda: cam(x, class_idx=1), max(5, args.repeats), sync)
+        ours = g.array - g.array.min()
+        ours = ours / (ours.max() or 1.0)
+        entry.update(monai_seconds=stats(c_ts), speedup_vs_monai=statistics.median(c_ts) / statistics.median(g_ts),
+                     max_abs_diff_vs_monai_normalised=float(np.abs(cmap[0, 0].detach().cpu().numpy() - ours).max()))
+    except ImportError:
+        entry["monai"] = "not installed"
+    result["gradcam"] = entry
+    print(f"Grad-CAM: medwb {statistics.median(g_ts) * 1000:.0f} ms, hook {statistics.median(h_ts) * 1000:.0f} ms"
+          + (f", MONAI {statistics.median(c_ts) * 1000:.0f} ms" if "monai_seconds" in entry else ""))
+
+    if args.demo:
+        result["demo_training"] = demo_training(Path(args.demo), dev)
+    result["load_average_at_end"] = list(__import__("os").getloadavg())
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=float))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""The headless demo: `python -m medwb report OUT_DIR` runs tutorials without JupyterLab and writes an
+offline HTML report (figures embedded, nothing fetched from the web, no identifying value of the cohort)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import pytest
+
+from medwb.__main__ import main
+from medwb.report import external_references, find_notebooks, notebook_html
+
+PNG = re.compile(r'<img[^>]+src="data:image/png;base64,([A-Za-z0-9+/=\s]+)"')
+
+
+def _notebook(cells: list[tuple[str, str]], widgets: bool = False):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(src) if kind == "md" else nbformat.v4.new_code_cell(src)
+                for kind, src in cells]
+    if widgets:
+        nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}, "version_major": 2,
+                                                                                 "version_minor": 0}}
+    return nb
+
+
+def test_external_references_finds_scripts_styles_and_images_but_not_links():
+    page = ('<script src="https://cdn.example/a.js"></script><link href="//fonts.example/b.css">'
+            '<style>@import "https://x.example/c.css"; div {background: url(http://x.example/d.png)}</style>'
+            '<a href="https://medwb.example/docs">docs</a><img src="data:image/png;base64,AAAA">')
+    assert len(external_references(page)) == 4
+
+
+def test_notebook_page_loads_nothing_from_the_web_even_with_math_and_widgets():
+    from nbconvert import HTMLExporter
+
+    nb = _notebook([("md", "# Title\n\nThe hazard is $h(t) = h_0(t) e^{\\beta x}$."), ("code", "1 + 1")],
+                   widgets=True)
+    stock, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    assert external_references(stock), "nbconvert's stock page loads scripts from a CDN (the check can fail)"
+    page = notebook_html(nb, "Title")
+    assert external_references(page) == []
+    assert "<title>Title</title>" in page
+
+
+def test_unknown_notebook_name_lists_the_available_ones(tmp_path):
+    (tmp_path / "01_intro.ipynb").write_text(json.dumps(_notebook([("code", "1")])))
+    assert [p.name for p in find_notebooks(["01"], tmp_path)] == ["01_intro.ipynb"]
+    with pytest.raises(ValueError, match="01_intro"):
+        find_notebooks(["07"], tmp_path)
+
+
+@pytest.mark.slow
+def test_failing_notebook_still_gets_its_page_and_the_command_fails(tmp_path, capsys):
+    import nbformat
+
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    nbformat.write(_notebook([("md", "# Works"), ("code", "import matplotlib.pyplot as plt\n"
+                                                          "plt.plot([0, 1], [1, 0]); plt.show()")]),
+                   nbs / "01_works.ipynb")
+    nbformat.write(_notebook([("md", "# Breaks"), ("code", "1 / 0"), ("code", "print('never')")]),
+                   nbs / "02_breaks.ipynb")
+    out = tmp_path / "report"
+    assert main(["report", str(out), "--notebook-dir", str(nbs)]) == 1
+    summary = json.loads((out / "summary.json").read_text())
+    works, breaks = summary["notebooks"]
+    assert works["ok"] and works["figures"] == 1 and works["peak_rss_bytes"] > 10 * 2**20
+    assert not breaks["ok"] and "ZeroDivisionError" in breaks["error"] and breaks["cells_run"] == 1
+    assert "ZeroDivisionError" in (out / "02_breaks.html").read_text()
+    index = (out / "index.html").read_text()
+    assert 'href="01_works.html"' in index and 'href="02_breaks.html"' in index
+    assert "FAILED" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_report_of_the_first_tutorial_has_embedded_figures_no_web_references_and_no_phi(demo_cohort, tmp_path):
+    from medwb.deid import identifiers_from_dicom, scan_phi
+
+    out = tmp_path / "report"
+    assert main(["report", str(out), "--notebooks", "01"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert [n["notebook"] for n in summary["notebooks"]] == ["01_cohort_tour.ipynb"]
+    assert summary["notebooks"][0]["ok"] and summary["demo cohort"] == str(demo_cohort.root)
+    page = (out / "01_cohort_tour.html").read_text()
+    pngs = [base64.b64decode(m) for m in PNG.findall(page)]
+    assert pngs and all(p.startswith(b"\x89PNG\r\n\x1a\n") and len(p) > 1000 for p in pngs)
+    assert len(pngs) >= summary["notebooks"][0]["figures"]
+    for html in (page, (out / "index.html").read_text()):
+        assert external_references(html) == []
+    # identifying values of the cohort's DICOM headers (one slice per case carries them all)
+    first_slices = [sorted(d.glob("*.dcm"))[0] for d in sorted((demo_cohort.root / "dicom").iterdir())]
+    known = identifiers_from_dicom(first_slices, kinds=("names", "dates", "contacts"), name_parts=False)
+    assert known
+    found = scan_phi(out, identifiers=known)
+    assert found.empty, found.head().to_string()

@@ -57,6 +57,9 @@ if [ "$(cat $stamp 2>/dev/null)" != "$want_stamp" ]; then
   echo "$want_stamp" > $stamp
 fi
 
+# progress bars: redraw rarely when the output is a log file rather than a terminal
+[ -t 1 ] || export TQDM_MININTERVAL="${TQDM_MININTERVAL:-15}"
+
 # 3. The demo cohort -----------------------------------------------------------------------
 .venv/bin/python -m medwb demo data/demo
 

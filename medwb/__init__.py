@@ -31,6 +31,9 @@ __all__ = [
     "survival",
     "viz",
     "deid",
+    "run_pipeline",
+    "pipeline",
+    "provenance",
     "__version__",
 ]
 
@@ -49,6 +52,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "survival": ("medwb.survival", None),
     "viz": ("medwb.viz", None),
     "deid": ("medwb.deid", None),
+    "run_pipeline": ("medwb.pipeline", "run_pipeline"),
+    "pipeline": ("medwb.pipeline", None),
+    "provenance": ("medwb.provenance", None),
 }
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -186,6 +186,18 @@ def execute_notebook(path: str | Path, *, timeout: int = 600, kernel_name: str =
     kernel_env = {**os.environ, "MPLBACKEND": _INLINE_BACKEND, **(env or {})}
     client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name=kernel_name,
                                      resources={"metadata": {"path": str(path.parent)}})
+    kernel: dict[str, str] = {}
+
+    def _kernel_started(**_: Any) -> None:  # record the interpreter the kernel really runs
+        import psutil
+
+        pid = getattr(getattr(client.km, "provisioner", None), "pid", None)
+        try:
+            kernel["python"] = psutil.Process(pid).cmdline()[0] if pid else ""
+        except (psutil.Error, IndexError):
+            kernel["python"] = ""
+
+    client.on_notebook_start = _kernel_started
     error = None
     t0 = time.perf_counter()
     with _RssSampler(sample_interval) as rss:
@@ -199,13 +211,10 @@ def execute_notebook(path: str | Path, *, timeout: int = 600, kernel_name: str =
             lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
             error = lines[-1] if lines else repr(exc)
     seconds = time.perf_counter() - t0
-    argv0 = client.km.kernel_spec.argv[0] if client.km is not None else ""
-    if argv0 in {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])}:
-        argv0 = sys.executable  # what jupyter_client runs for a kernel spec that says just "python"
     code = [c for c in nb.cells if c.cell_type == "code"]
     return NotebookRun(path=path, notebook=nb, seconds=seconds, peak_rss=rss.peak, error=error,
                        title=_title(nb, path.stem), cells=sum(c.get("execution_count") is not None for c in code),
-                       figures=_count_figures(nb), extra={"code_cells": len(code), "kernel_python": argv0,
+                       figures=_count_figures(nb), extra={"code_cells": len(code), "kernel_python": kernel.get("python", ""),
                                                           "cpu_seconds": sum(rss.cpu.values())})
 
 

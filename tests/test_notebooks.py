@@ -57,3 +57,12 @@ def test_notebooks_are_committed_without_outputs():
         dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
                  and (c.get("outputs") or c.get("execution_count"))]
         assert not dirty, f"{path.name}: cells {dirty} have outputs; strip them (jupyter nbconvert --clear-output)"
+
+
+def test_notebooks_are_committed_without_saved_widget_state():
+    # JupyterLab's "save widget state" stores every widget's data (images, tables) in the notebook metadata
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text())
+        assert "widgets" not in nb.get("metadata", {}), (
+            f"{path.name} carries saved widget state; delete metadata['widgets'] (and turn off Settings > "
+            "Save Widget State Automatically)")

@@ -13,6 +13,10 @@ Example (in a notebook)::
     cohort = medwb.demo.load_cohort()
     case = cohort.case_ids[0]
     CaseViewer(cohort.volume(case), mask=cohort.mask(case))
+
+Teaching mode: ground truth (true lesion outlines and facts, the demo's label columns, true hazard
+ratios) is hidden until the widget's "Show ground truth" button is pressed, or everywhere at once
+with ``medwb.widgets.set_teaching(True)`` (see medwb.widgets.teaching).
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from medwb.widgets.case_viewer import CaseViewer
 from medwb.widgets.cohort_browser import CohortBrowser
 from medwb.widgets.slice_viewer import SliceViewer, render_png
 from medwb.widgets.survival_explorer import SurvivalExplorer
+from medwb.widgets.teaching import set_teaching, teaching_enabled
 from medwb.widgets.training_monitor import TrainingMonitor
 from medwb.widgets.viewer3d import Viewer3D
 
 __all__ = ["AttributionExplorer", "CaseViewer", "CohortBrowser", "SliceViewer", "SurvivalExplorer",
-           "TrainingMonitor", "Viewer3D", "render_png"]
+           "TrainingMonitor", "Viewer3D", "render_png", "set_teaching", "teaching_enabled"]

@@ -3,13 +3,14 @@
 Clinical columns, predictions and risk side by side; file paths and anything that looks like a
 person's name are never shown (columns whose name contains "name", "surname", "given", "birth").
 Filtering is a pandas query ("age > 60 and label == 1") or, for anything else, a case-insensitive
-text match on any shown column.
+text match on any shown column. Ground-truth columns (the demo's label, diagnosis and lesion burden)
+are shown only in teaching mode (medwb.widgets.teaching), so a student cannot peek, or filter on them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ipywidgets as w
@@ -19,6 +20,7 @@ import pandas as pd
 import medwb
 from medwb.widgets.case_table import CaseTable, table_rows
 from medwb.widgets.case_viewer import CaseViewer
+from medwb.widgets.teaching import TRUTH_COLUMNS, TeachingToggle
 
 __all__ = ["CohortBrowser", "shown_columns", "HIDDEN_PATTERNS"]
 
@@ -73,6 +75,10 @@ class CohortBrowser(w.VBox):
         attributions: optional ``case_id -> map`` (dict or callable returning an Attribution /
             array on the case's grid, or None) shown as the overlay of the opened case.
         extra: optional DataFrame with a case_id column: more columns to show.
+        truth_columns: columns that are ground truth, shown only in teaching mode (default: those of
+            medwb.widgets.teaching.TRUTH_COLUMNS in the table: label, diagnosis, lesion burden).
+        teaching: show the truth columns, and the opened case's true outlines and lesion facts
+            (None follows ``medwb.widgets.set_teaching``); the "Show ground truth" button flips it.
 
     Example:
         >>> import pandas as pd, medwb
@@ -84,7 +90,8 @@ class CohortBrowser(w.VBox):
 
     def __init__(self, cohort: medwb.Cohort, *, predictions: Any = None, risk: Any = None,
                  attributions: Mapping[str, Any] | Callable[[str], Any] | None = None,
-                 extra: pd.DataFrame | None = None, window: str = "brain", max_height: int = 300) -> None:
+                 extra: pd.DataFrame | None = None, window: str = "brain", max_height: int = 300,
+                 truth_columns: Sequence[str] | None = None, teaching: bool | None = None) -> None:
         self.cohort = cohort
         self.attributions = attributions
         self.window = window
@@ -102,36 +109,52 @@ class CohortBrowser(w.VBox):
             more = more[[c for c in shown_columns(more) if c not in frame.columns]]
             frame = frame.join(more)
         self.frame = frame.reset_index(drop=True)
+        self.truth_columns = [c for c in (TRUTH_COLUMNS if truth_columns is None else truth_columns)
+                              if c in self.frame.columns]
+        self.teaching = TeachingToggle(teaching)
+        self._open_id = ""
         self.query = w.Text(placeholder="filter: age > 60 and label == 1, or any text", description="filter",
                             continuous_update=False, layout=w.Layout(width="420px"))
         self.status = w.HTML()
-        self.table = CaseTable.from_frame(self.frame, max_height=max_height)
+        self.table = CaseTable.from_frame(self.shown_frame(), max_height=max_height)
         self.viewer: CaseViewer | None = None
         self.viewer_box = w.VBox()
         self.query.observe(lambda _: self.apply_filter(), names="value")
         self.table.observe(self._on_select, names="selected")
-        super().__init__([w.HBox([self.query, self.status]), self.table, self.viewer_box])
+        self.teaching.observe(lambda _: self._on_teaching(), names="value")
+        super().__init__([w.HBox([self.query, self.status, self.teaching]), self.table, self.viewer_box])
         self.add_class("medwb-cohort-browser")
         self.apply_filter()
 
+    def shown_frame(self) -> pd.DataFrame:
+        """The columns on show: everything, or everything but the truth columns outside teaching mode."""
+        if self.teaching.value:
+            return self.frame
+        return self.frame.drop(columns=self.truth_columns)
+
     def filtered(self) -> pd.DataFrame:
-        """The rows that pass the current filter."""
+        """The rows that pass the current filter (on the shown columns only)."""
+        frame = self.shown_frame()
         text = self.query.value.strip()
         if not text:
-            return self.frame
+            return frame
         if re.search(r"==|!=|<|>|\band\b|\bor\b|\bin\b|\bnot\b", text):
             try:
-                return self.frame.query(text)
+                return frame.query(text)
             except Exception as exc:  # noqa: BLE001 - any query error is shown, the table stays usable
-                self._error = f"query failed: {type(exc).__name__}: {exc}"
-                return self.frame.iloc[:0]
-        hit = self.frame.astype(str).apply(lambda col: col.str.contains(text, case=False, regex=False))
-        return self.frame[hit.any(axis=1)]
+                hidden = [c for c in self.truth_columns if c in text and c not in frame.columns]
+                hint = f" ({', '.join(hidden)}: ground truth, shown in teaching mode)" if hidden else ""
+                self._error = f"query failed: {type(exc).__name__}: {exc}{hint}"
+                return frame.iloc[:0]
+        hit = frame.astype(str).apply(lambda col: col.str.contains(text, case=False, regex=False))
+        return frame[hit.any(axis=1)]
 
     def apply_filter(self) -> None:
         self._error = ""
         rows = self.filtered()
-        self.table.rows = table_rows(rows)
+        with self.table.hold_sync():
+            self.table.columns = [str(c) for c in rows.columns]
+            self.table.rows = table_rows(rows)
         msg = f"{len(rows)} of {len(self.frame)} cases"
         self.status.value = (f"<span class='medwb-status'>{msg}</span>"
                              + (f" <span style='color:#b00020'>{self._error}</span>" if self._error else ""))
@@ -146,23 +169,39 @@ class CohortBrowser(w.VBox):
             return None
         return a(case_id) if callable(a) else a.get(case_id)
 
-    def open_case(self, case_id: str) -> CaseViewer:
-        """Show ``case_id`` in the CaseViewer below the table (created on first use) and return it."""
-        vol = self.cohort.volume(case_id)
-        mask = self.cohort.mask(case_id)
-        row = self.frame[self.frame["case_id"] == case_id]
+    def _title(self, case_id: str) -> str:
+        frame = self.shown_frame()
+        row = frame[frame["case_id"] == case_id]
         facts = ""
         if len(row):
             r = row.iloc[0]
             facts = " · ".join(f"{c} {r[c]:.3g}" if isinstance(r[c], float) else f"{c} {r[c]}"
                                for c in row.columns if c != "case_id" and pd.notna(r[c]))
-        title = f"{case_id} <span style='font-weight:normal'>{facts}</span>"
+        return f"{case_id} <span style='font-weight:normal'>{facts}</span>"
+
+    def _on_teaching(self) -> None:
+        self.apply_filter()
+        if self.viewer is not None and self._open_id:
+            self.viewer.title.value = f"<b>{self._title(self._open_id)}</b>"
+
+    def open_case(self, case_id: str) -> CaseViewer:
+        """Show ``case_id`` in the CaseViewer below the table (created on first use) and return it.
+
+        Its ground truth (mask outlines, and the demo's per-lesion facts from ``cohort.ground_truth``)
+        follows this browser's teaching switch."""
+        vol = self.cohort.volume(case_id)
+        mask = self.cohort.mask(case_id)
+        truth = (self.cohort.ground_truth or {}).get("cases", {}).get(case_id)
+        self._open_id = case_id
+        title = self._title(case_id)
         if self.viewer is None:
             self.viewer = CaseViewer(vol, self._attribution(case_id), mask=mask, window=self.window,
-                                     title=title)
+                                     title=title, truth=truth, teaching=self.teaching.value)
+            self.viewer.teaching.layout.visibility = "hidden"  # the browser's button drives it
+            w.link((self.teaching, "value"), (self.viewer.teaching, "value"))
             self.viewer_box.children = [self.viewer]
         else:
-            self.viewer.load(vol, self._attribution(case_id), mask=mask, title=title)
+            self.viewer.load(vol, self._attribution(case_id), mask=mask, title=title, truth=truth)
         if self.table.selected != case_id:
             self.table.selected = case_id
         return self.viewer

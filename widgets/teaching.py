@@ -72,7 +72,15 @@ def resolve_teaching(teaching: bool | None) -> bool:
 
 
 class TeachingToggle(w.ToggleButton):
-    """The "Show ground truth" button every widget with ground truth carries; ``set_teaching`` flips all."""
+    """The "Show ground truth" button every widget with ground truth carries; ``set_teaching`` flips all.
+
+    Example:
+        >>> button = TeachingToggle(teaching=None)   # None: follow the global switch
+        >>> set_teaching(True); button.value
+        True
+        >>> set_teaching(False); button.value
+        False
+    """
 
     def __init__(self, teaching: bool | None = None, **kwargs: Any) -> None:
         super().__init__(value=resolve_teaching(teaching), description="Show ground truth",
@@ -99,11 +107,12 @@ def lesions_from_mask(mask: np.ndarray, spacing: tuple[float, float, float]) -> 
     oedema = np.asarray(mask) == 2
     rows = []
     for i, sl in enumerate(ndimage.find_objects(lab), start=1):
-        comp = lab == i
+        box = tuple(slice(max(0, s.start - 3), s.stop + 3) for s in sl)  # the lesion plus a margin
+        comp = lab[box] == i
         grown = ndimage.binary_dilation(comp, iterations=3)
-        centre = [int(round(c)) for c in ndimage.center_of_mass(comp)]
-        rows.append({"type": "lesion", "volume_ml": round(float(comp.sum()) * voxel_ml, 2),
-                     "oedema_ml": round(float((grown & oedema).sum()) * voxel_ml, 2),
+        centre = [int(round(c)) + b.start for c, b in zip(ndimage.center_of_mass(comp), box)]
+        rows.append({"type": "lesion", "volume_ml": float(comp.sum()) * voxel_ml,
+                     "oedema_ml": float((grown & oedema[box]).sum()) * voxel_ml,
                      "centre_index": tuple(centre)})
     return pd.DataFrame(rows, columns=["type", "volume_ml", "oedema_ml", "centre_index"])
 

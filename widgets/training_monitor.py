@@ -80,10 +80,7 @@ class TrainingMonitor(w.VBox):
 
     def figure_png(self) -> bytes:
         """Loss (left axis) and metrics (right axis) by epoch, as PNG; best epochs marked."""
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        from matplotlib.figure import Figure
+        from matplotlib.figure import Figure  # drawn off-screen; pyplot's backend is left alone
 
         h = self.history
         fig = Figure(figsize=(6.4, 2.8), dpi=80)

@@ -26,6 +26,7 @@ from medwb.io.nifti import volume_to_nifti
 from medwb.volume import WINDOW_PRESETS
 from medwb.widgets import render
 from medwb.widgets.case_viewer import as_array
+from medwb.widgets.teaching import TeachingToggle
 
 __all__ = ["Viewer3D", "nifti_bytes", "ITK_INSTALL", "ItkAssetsUnavailable"]
 
@@ -88,6 +89,9 @@ def _itk_viewer_url() -> str:
         return "https://cdn.jsdelivr.net/"
 
 
+_MASK_OPACITY = 0.35
+
+
 class Viewer3D(w.VBox):
     """A Volume in NiiVue (three planes plus a 3D render), with an attribution overlay.
 
@@ -95,7 +99,9 @@ class Viewer3D(w.VBox):
         volume: the image (HU for CT).
         attribution: optional map on the same grid (a medwb Attribution, Volume or numpy array);
             negative values get a second colormap.
-        mask: optional ground-truth labels on the same grid, shown as a translucent red layer.
+        mask: optional ground-truth labels on the same grid, shown as a translucent red layer in
+            teaching mode (``teaching``; None follows ``medwb.widgets.set_teaching``; the "Show ground
+            truth" button ``viewer.teaching`` flips it).
         window: preset name or (center, width) for the image.
         backend: "niivue" (default, offline) or "itk" (itkwidgets; needs the itk-viewer extra and
             network access to its viewer assets).
@@ -114,12 +120,14 @@ class Viewer3D(w.VBox):
 
     def __init__(self, volume: medwb.Volume, attribution: Any = None, *, mask: Any = None,
                  window: str | tuple[float, float] = "brain", backend: str = "niivue", height: int = 420,
-                 reach_timeout: float = 3.0, max_voxels: int = 160**3) -> None:
+                 reach_timeout: float = 3.0, max_voxels: int = 160**3, teaching: bool | None = None) -> None:
         if backend not in ("niivue", "itk"):
             raise ValueError(f"backend must be 'niivue' or 'itk', got {backend!r}")
         self.volume = volume
         self.attribution = as_array(attribution, volume.shape, "attribution")
         self.mask = as_array(mask, volume.shape, "mask")
+        self.teaching = TeachingToggle(teaching)
+        self.teaching.layout.display = None if self.mask is not None else "none"
         self.stride = max(1, int(np.ceil((np.prod(volume.shape) / max_voxels) ** (1 / 3) - 1e-9)))
         center, width = WINDOW_PRESETS[window] if isinstance(window, str) else window
         self.notice = w.HTML()
@@ -158,7 +166,7 @@ class Viewer3D(w.VBox):
         self.children = [self.notice, out]
         image = np.ascontiguousarray(self.volume.array)
         kwargs: dict[str, Any] = {"image": image}
-        if self.mask is not None:
+        if self.mask is not None and self.teaching.value:  # itkwidgets cannot hide it later
             kwargs["label_image"] = np.ascontiguousarray(self.mask.astype(np.uint8))
         with out:
             self.itk_viewer = itkwidgets.view(**kwargs)
@@ -203,13 +211,15 @@ class Viewer3D(w.VBox):
             layers.append(layer)
         if self.mask is not None:
             layers.append({"data": nifti_bytes(self._grid((self.mask > 0).astype(np.uint8))),
-                           "name": "mask.nii.gz", "colormap": "red", "opacity": 0.35,
+                           "name": "mask.nii.gz", "colormap": "red",
+                           "opacity": _MASK_OPACITY if self.teaching.value else 0.0,
                            "cal_min": 0.5, "cal_max": 1.0})
+            self.teaching.observe(self._on_teaching, names="value")
         self.nv.load_volumes(layers)
         self.view = w.Dropdown(options=list(_VIEWS), value="multiplanar + 3D", description="view",
                                layout=w.Layout(width="230px"))
         self.view.observe(self._on_view, names="value")
-        controls: list[w.Widget] = [self.view]
+        controls: list[w.Widget] = [self.view, self.teaching]
         if self.attribution is not None:
             self.opacity = w.FloatSlider(value=0.6, min=0, max=1, step=0.05, description="opacity")
             self.threshold = w.FloatSlider(value=0.1, min=0, max=1, step=0.02, description="threshold")
@@ -224,6 +234,9 @@ class Viewer3D(w.VBox):
         from ipyniivue import SliceType
 
         self.nv.opts.slice_type = SliceType(_VIEWS[change["new"]])
+
+    def _on_teaching(self, change: dict) -> None:
+        self.nv.volumes[-1].opacity = _MASK_OPACITY if change["new"] else 0.0
 
     def _on_overlay(self, change: dict) -> None:
         layer = self.nv.volumes[1]
@@ -241,6 +254,6 @@ class Viewer3D(w.VBox):
         from medwb.widgets.static import ortho_png
 
         data["image/png"] = base64.b64encode(ortho_png(self.volume, self.attribution,
-                                                       mask=self.mask)).decode()
+                                                       mask=self.mask if self.teaching.value else None)).decode()
         data["text/plain"] = f"Viewer3D({self.volume!r}, backend={self.backend!r})"
         return bundle

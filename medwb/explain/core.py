@@ -284,16 +284,18 @@ def explain(
                 attr = torch.nn.functional.interpolate(cam.float(), size=x.shape[2:], mode="trilinear",
                                                        align_corners=False)
             else:  # occlusion
-                from captum.attr import Occlusion
+                # Captum's Occlusion semantics, computed incrementally (medwb.explain.occlusion)
+                from medwb.explain.occlusion import occlusion
 
                 win = (window,) * 3 if isinstance(window, int) else tuple(int(w) for w in window)
                 st = tuple(max(1, w // 2) for w in win) if stride is None else (
                     (stride,) * 3 if isinstance(stride, int) else tuple(int(s) for s in stride))
                 ppe = batch(64, factor=1.0)
-                attr = Occlusion(fwd).attribute(
-                    x, sliding_window_shapes=(1, *win), strides=(1, *st), baselines=b, target=t_idx,
-                    perturbations_per_eval=ppe, show_progress=progress)
-                params.update(window=list(win), stride=list(st), perturbations_per_eval=ppe)
+                attr, info = occlusion(fwd, x, b, t_idx, win, st, ppe, progress=progress)
+                params.update(window=list(win), stride=list(st), perturbations_per_eval=ppe,
+                              occlusion_engine=info["engine"], occlusion_trunk=info["trunk"],
+                              windows=info["windows"], windows_evaluated=info["windows_evaluated"],
+                              windows_per_call=info["batch"])
             return attr, delta, base_score
 
         if method in ("saliency", "smoothgrad"):

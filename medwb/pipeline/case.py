@@ -181,24 +181,28 @@ def _run_chunk(cases: list[CaseSpec], source: ModelSource, config: PipelineConfi
 
     from medwb.explain import explain
 
+    def do_explain(st: _Case) -> None:
+        torch.manual_seed(config.seed)
+        att = explain(model, st.volume, method=config.explain_method, target=config.target,
+                      preprocess=pp, device=dev, seed=config.seed, **config.explain_kwargs)
+        st.attribution = att.array
+        st.row.update(attribution_method=att.method, attribution_target=str(att.target),
+                      attribution_score=att.score, attribution_delta=att.delta)
+        if "attribution" in config.save:
+            rel = f"attributions/{safe_name(st.spec.case_id)}.npy"
+            _save_npy(out / rel, att.array)
+            st.outputs["attribution"] = rel
+            st.row["attribution_path"] = rel
+
+    rows = []
     for st in states:
         if "explain" in steps:
-            def do_explain(st: _Case) -> None:
-                torch.manual_seed(config.seed)
-                att = explain(model, st.volume, method=config.explain_method, target=config.target,
-                              preprocess=pp, device=dev, seed=config.seed, **config.explain_kwargs)
-                st.attribution = att.array
-                st.row.update(attribution_method=att.method, attribution_target=str(att.target),
-                              attribution_score=att.score, attribution_delta=att.delta)
-                if "attribution" in config.save:
-                    rel = f"attributions/{safe_name(st.spec.case_id)}.npy"
-                    _save_npy(out / rel, att.array)
-                    st.outputs["attribution"] = rel
-                    st.row["attribution_path"] = rel
             st.run("explain", do_explain)
         if "features" in steps:
             st.run("features", lambda st: _features(st, config))
-    return [_finish(st, pp, ident, config, str(dev)) for st in states]
+        rows.append(_finish(st, pp, ident, config, str(dev)))
+        st.volume = st.mask = st.model_input = st.attribution = None  # this case's arrays are on disk now
+    return rows
 
 
 def _predict(states: list[_Case], model: Any, dev: Any, config: PipelineConfig) -> None:

@@ -79,3 +79,22 @@ def test_clicking_a_plane_moves_the_crosshair_and_reads_out_the_voxel(viewer):
         raise AssertionError(f"readout after the click: {readout.inner_text()!r}") from None
     text = readout.inner_text()
     assert "HU" in text and "attribution" in text and "LPS" in text
+
+
+def test_show_ground_truth_draws_the_true_outline(viewer):
+    nb, loc = viewer
+    axial = _plane(viewer, "axial")
+    axial.hover()
+    loc.focus()
+    for _ in range(6):  # back to slice 24, through the middle of the true lesion
+        nb.page.keyboard.press("ArrowDown")
+    _wait_rendered(nb, loc, "axial", 24)
+    red = ("(c) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;"
+           " for (let i = 0; i < d.length; i += 4) n += d[i] === 255 && d[i + 1] === 59 && d[i + 2] === 48;"
+           " return n; }")
+    before = axial.evaluate(red)
+    toggle = nb.page.locator(".medwb-case-viewer .medwb-teaching-toggle").first
+    toggle.click()  # teaching mode on: the red ground-truth outline appears
+    nb.page.wait_for_function(f"(c) => ({red})(c) > {before + 20}", arg=axial.element_handle(), timeout=15_000)
+    toggle.click()  # and off again: the outline goes
+    nb.page.wait_for_function(f"(c) => ({red})(c) <= {before}", arg=axial.element_handle(), timeout=15_000)

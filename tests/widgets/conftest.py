@@ -30,3 +30,13 @@ def make_tiny_cohort(folder, n=4):
 @pytest.fixture
 def tiny_cohort(tmp_path):
     return make_tiny_cohort(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _teaching_off():
+    """Every test starts (and leaves) with the global teaching switch off."""
+    from medwb.widgets import set_teaching
+
+    set_teaching(False)
+    yield
+    set_teaching(False)

@@ -42,7 +42,7 @@ def test_moving_the_axial_slider_rerenders_only_the_axial_plane():
 
 def test_a_click_in_the_page_moves_sliders_and_reads_out_hu_attribution_and_world_mm():
     vol, attr, mask = _case()
-    v = CaseViewer(vol, attr, mask=mask)
+    v = CaseViewer(vol, attr, mask=mask, teaching=True)  # the mask label is ground truth
     v.canvas.position = [6, 3, 4]  # what the browser sends on a click
     assert [v.sliders[p].value for p in ("axial", "coronal", "sagittal")] == [6, 3, 4]
     r = v.readout_values()
@@ -101,7 +101,7 @@ def test_threshold_and_opacity_control_the_overlay():
 def test_ground_truth_and_segmentation_outlines_have_their_colours():
     vol, _, mask = _case()
     seg = np.roll(mask, 3, axis=2)
-    v = CaseViewer(vol, mask=mask, segmentation=seg, window=(0, 10_000))
+    v = CaseViewer(vol, mask=mask, segmentation=seg, window=(0, 10_000), teaching=True)
     rgb = _rgb(v, "axial")
     assert (rgb == [255, 59, 48]).all(axis=2).sum() >= 10
     assert (rgb == [0, 199, 255]).all(axis=2).sum() >= 5

@@ -150,7 +150,9 @@ def explain(
         volume: a Volume (or a 3D array, taken as model-ready on an identity grid).
         method: "integrated_gradients" (alias "ig"), "saliency" (|gradient|), "smoothgrad"
             (NoiseTunnel over Saliency), "gradcam" (LayerGradCam, upsampled trilinearly) or
-            "occlusion" (3D sliding window).
+            "occlusion" (3D sliding window with Captum's Occlusion semantics, computed incrementally
+            by medwb.explain.occlusion: windows equal to the baseline are skipped and, for a model with
+            a local Conv/pool trunk, only each window's receptive-field footprint is recomputed).
         target: an int class index (the logit of that class), "predicted" (the argmax class), or a
             Region(mask, channel) for voxel-wise outputs (the summed score inside the mask).
         preprocess: the medwb.models.Preprocess the model was trained with (e.g. from

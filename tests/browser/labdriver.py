@@ -95,7 +95,11 @@ class JupyterLab:
                           ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("IPYTHONDIR", "ipython")]:
             (self._tmp / sub).mkdir()
             env[name] = str(self._tmp / sub)
-        # No news polling and no update checks (see the server flags below): a quiet, offline page.
+        # No news polling and no update checks (see the server flags below): a quiet, offline page;
+        # and no "get notified about Jupyter news?" toast over the widgets in screenshots.
+        news = self._tmp / "settings" / "@jupyterlab" / "apputils-extension"
+        news.mkdir(parents=True)
+        (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
         env.setdefault("MPLBACKEND", "Agg")
         cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
                f"--port={self.port}", "--port-retries=0", f"--ServerApp.root_dir={self.root}",

@@ -68,8 +68,9 @@ export MEDWB_DEMO_DIR="$PWD/data/demo"
 case "$mode" in
   lab)
     say "opening JupyterLab on notebooks/ (Ctrl-C to stop)"
-    browser=(); [ -z "${DISPLAY:-}" ] && browser=(--no-browser)
-    exec .venv/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 "${browser[@]}" "$@" ;;
+    extra=(); [ -z "${DISPLAY:-}" ] && extra+=(--no-browser)
+    [ "$(id -u)" = 0 ] && extra+=(--allow-root)   # containers and CI machines often run as root
+    exec .venv/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 "${extra[@]}" "$@" ;;
   test)
     say "running the test suite"
     exec .venv/bin/python -m pytest "$@" ;;

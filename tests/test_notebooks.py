@@ -8,30 +8,31 @@ from pathlib import Path
 
 import pytest
 
+
+@pytest.fixture(scope="module")
+def demo_identifiers(demo_cohort):
+    """Identifying values in the demo cohort's DICOM headers (names, dates, contacts): read once."""
+    from medwb.deid import identifiers_from_dicom
+
+    return identifiers_from_dicom(demo_cohort.root / "dicom", kinds=("names", "dates", "contacts"),
+                                  name_parts=False)
+
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
 @pytest.mark.notebook
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_top_to_bottom(path, demo_cohort, tmp_path):
+def test_notebook_runs_top_to_bottom(path, demo_cohort, demo_identifiers, tmp_path, monkeypatch):
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
-    env = {"MEDWB_DEMO_DIR": os.environ["MEDWB_DEMO_DIR"], "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        client.execute()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # the kernel inherits it
+    client.execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
@@ -42,11 +43,9 @@ def test_notebook_runs_top_to_bottom(path, demo_cohort, tmp_path):
     out.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out / path.name)
     # no identifying value of the cohort's DICOM headers (names, dates, contacts) in what the notebook shows
-    from medwb.deid import identifiers_from_dicom, scan_phi
+    from medwb.deid import scan_phi
 
-    known = identifiers_from_dicom(demo_cohort.root / "dicom", kinds=("names", "dates", "contacts"),
-                                   name_parts=False)
-    found = scan_phi(out / path.name, identifiers=known)
+    found = scan_phi(out / path.name, identifiers=demo_identifiers)
     assert found.empty, found.head().to_string()
 
 

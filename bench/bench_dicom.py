@@ -144,7 +144,7 @@ def bench_scan(n_files: int, repeats: int, tmp: Path) -> dict:
         write_series(vol, root / f"patient{s // 5:03d}" / f"series{s:03d}", patient_id=f"DEMO-{s // 5:03d}",
                      series_number=s % 5 + 1, uid_seed=f"scan-{s}")  # fmt: skip
     write_s = time.perf_counter() - t0
-    from medwb.io.dicom_series import list_files
+    from medwb.io.dicom.series import list_files
 
     paths = list_files(root)
     idx = scan(root, progress=False)

@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from medwb.explain import explain  # noqa: E402
+from medwb.attribution import explain  # noqa: E402
 from medwb.models import TeachingNet3D, seed_everything  # noqa: E402
 
 
@@ -245,7 +245,7 @@ def occlusion(args, net, vol, x, dev, sync, result):
     entry["max_abs_diff_vs_naive"] = float((naive[0, 0].cpu() - torch.from_numpy(occ.array)).abs().max())
     from captum.attr import Occlusion
 
-    from medwb.explain.targets import ScoreModel
+    from medwb.attribution.targets import ScoreModel
 
     cap = Occlusion(ScoreModel(net).eval()).attribute(x, sliding_window_shapes=(1, 16, 16, 16), strides=(1, 8, 8, 8),
                                                       baselines=torch.zeros_like(x), target=1,

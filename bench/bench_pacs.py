@@ -42,7 +42,7 @@ from medwb import Volume  # noqa: E402
 from medwb.export.series import write_series  # noqa: E402
 from medwb.io.dicom import load_series  # noqa: E402
 from medwb.io.dicomweb import DicomWebSource  # noqa: E402
-from medwb.io.dicomweb_orthanc import LocalOrthanc, find_orthanc  # noqa: E402
+from medwb.io.dicomweb.orthanc import LocalOrthanc, find_orthanc  # noqa: E402
 
 
 def phantom(n: int, size: int, seed: int = 0) -> Volume:

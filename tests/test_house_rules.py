@@ -37,3 +37,78 @@ def test_code_is_ruff_clean():
     out = subprocess.run([str(ruff), "check", "medwb", "widgets", "tests", "bench"], cwd=REPO,
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout[-3000:]
+
+
+def _medwb_import_graph() -> dict[str, set[str]]:
+    """Every import between medwb modules, deferred ones (inside functions) and TYPE_CHECKING ones included."""
+    import ast
+
+    root = REPO / "medwb"
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(REPO).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(anchor + ([base] if base else []))
+                targets = [base] + [f"{base}.{a.name}" for a in node.names]
+            else:
+                continue
+            # importing one's own parent package runs its __init__ first anyway: not an edge
+            graph[name] |= {t for t in targets if t in modules and t != name and not name.startswith(t + ".")}
+    return graph
+
+
+def test_medwb_has_no_import_circle_not_even_through_deferred_imports():
+    graph = _medwb_import_graph()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    assert circles == [], f"import circles in medwb: {circles}"
+
+
+def test_no_module_swaps_its_class():
+    offenders = [str(p.relative_to(REPO)) for p in [*(REPO / "medwb").rglob("*.py"), *(REPO / "widgets").rglob("*.py")]
+                 if re.search(r"\.__class__\s*=", p.read_text())]
+    assert offenders == []
+
+
+def test_explain_is_a_plain_function_also_after_the_old_import_path_is_used():
+    code = ("import inspect, medwb; from medwb.explain import Region, localisation; import medwb.explain; "
+            "import medwb.attribution as a; "
+            "print(inspect.isfunction(medwb.explain), medwb.explain is a.explain, Region is a.Region, "
+            "localisation is a.localisation)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True"] * 4

@@ -41,8 +41,8 @@ class AttributionExplorer(w.VBox):
         volume: the case (a medwb Volume).
         mask: ground-truth lesion mask on the volume grid (enables localisation figures). It is
             ground truth: its outlines and the localisation figures are shown in teaching mode only.
-        preprocess: the model's preprocessing (medwb.models.Preprocess), passed to medwb.explain.
-        methods: methods ticked at start (any of medwb.explain.METHODS).
+        preprocess: the model's preprocessing (medwb.models.Preprocess), passed to medwb.attribution.
+        methods: methods ticked at start (any of medwb.attribution.METHODS).
         target: "predicted", a class index, or anything medwb.explain accepts.
         window: display window preset for the image under the maps.
         truth: per-lesion ground truth shown in teaching mode (DataFrame, list of dicts, or
@@ -61,7 +61,7 @@ class AttributionExplorer(w.VBox):
                  methods: tuple[str, ...] = ("gradcam", "saliency"), target: Any = "predicted",
                  window: str = "brain", panel_size: int = 220, truth: Any = None,
                  teaching: bool | None = None) -> None:
-        from medwb.explain import METHODS
+        from medwb.attribution import METHODS
 
         self.model, self.volume, self.preprocess, self.target = model, volume, preprocess, target
         self.mask = as_array(mask, volume.shape, "mask")

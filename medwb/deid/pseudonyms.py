@@ -17,7 +17,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from medwb.io.dicomweb_cache import atomic_write
+from medwb.io.dicomweb.cache import atomic_write
 
 __all__ = ["PseudonymMap"]
 

@@ -42,7 +42,7 @@ def load_volume(path: str | os.PathLike | Sequence[str | os.PathLike], **kwargs:
         >>> load_volume(folder).shape
         (3, 4, 4)
     """
-    from medwb.io.dicom_series import load_series
+    from medwb.io.dicom.series import load_series
 
     if isinstance(path, (str, os.PathLike)):
         p = Path(path)

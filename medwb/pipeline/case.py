@@ -179,7 +179,7 @@ def _run_chunk(cases: list[CaseSpec], source: ModelSource, config: PipelineConfi
     if "predict" in steps:
         _predict([st for st in states if not st.failed], model, dev, config)
 
-    from medwb.explain import explain
+    from medwb.attribution import explain
 
     def do_explain(st: _Case) -> None:
         torch.manual_seed(config.seed)

@@ -125,7 +125,7 @@ def run_pipeline(
             the .npy arrays (attributions, preprocessed inputs).
         steps: any of "load", "preprocess", "predict", "explain", "features" (load always runs;
             predict implies preprocess).
-        explain_method, target, explain_kwargs: passed to medwb.explain.explain (e.g. method
+        explain_method, target, explain_kwargs: passed to medwb.attribution.explain (e.g. method
             "integrated_gradients" with explain_kwargs={"n_steps": 16}).
         families: feature families for medwb.features.extract (lesion mask from the cohort; cases
             without one get NaN mask features). Attribution features are added when explain runs.

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from medwb.explain import (
+from medwb.attribution import (
     METHODS,
     ExplainWarning,
     LayerNotFoundError,
@@ -209,7 +209,7 @@ def test_baselines_air_and_blurred_differ_and_are_recorded(trained, synthetic):
 
 
 def test_medwb_explain_package_itself_is_callable():
-    import medwb.explain
+    import medwb.attribution
 
     a = medwb.explain(BiasNet(), _vol(), "saliency", target=0)
     assert a.method == "saliency"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from medwb.explain import (
+from medwb.attribution import (
     deletion_insertion,
     explain,
     infidelity,
@@ -13,8 +13,8 @@ from medwb.explain import (
     randomisation_check,
     sensitivity,
 )
-from medwb.explain.plots import plot_attribution, plot_curves, plot_randomisation
-from medwb.explain.sanity import compare_maps
+from medwb.attribution.plots import plot_attribution, plot_curves, plot_randomisation
+from medwb.attribution.sanity import compare_maps
 
 
 def _lesion(mask):
@@ -131,7 +131,7 @@ def test_compare_maps_is_one_for_identical_and_low_for_independent_maps():
 
 
 def test_localisation_counts_positive_mass_inside_the_mask():
-    from medwb.explain import Attribution
+    from medwb.attribution import Attribution
 
     arr = np.zeros((4, 4, 4), np.float32)
     arr[0, 0, 0], arr[3, 3, 3], arr[1, 1, 1] = 3.0, 1.0, -5.0

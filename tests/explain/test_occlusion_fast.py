@@ -10,9 +10,9 @@ captum_attr = pytest.importorskip("captum.attr")
 
 from torch import nn  # noqa: E402
 
-from medwb.explain import explain  # noqa: E402
-from medwb.explain.occlusion import find_local_trunk, occlusion, window_boxes  # noqa: E402
-from medwb.explain.targets import ScoreModel  # noqa: E402
+from medwb.attribution import explain  # noqa: E402
+from medwb.attribution.occlusion import find_local_trunk, occlusion, window_boxes  # noqa: E402
+from medwb.attribution.targets import ScoreModel  # noqa: E402
 from medwb.models import TeachingNet3D, seed_everything  # noqa: E402
 
 

@@ -7,8 +7,8 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from medwb.export.series import write_multiframe, write_series
-from medwb.io.dicom_fast import parse_fast
-from medwb.io.dicom_header import raw_value, read_header
+from medwb.io.dicom.fast import parse_fast
+from medwb.io.dicom.header import raw_value, read_header
 
 TAGS = frozenset({0x00080016, 0x0020000E, 0x00200013, 0x00200032, 0x00200037, 0x00280010, 0x00280030, 0x00281052})
 NAMES = ["CT_small.dcm", "MR_small.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm", "MR_small_RLE.dcm",

@@ -58,7 +58,7 @@ def _make_cases(root: Path) -> list[Case]:
 
 def _server(directory: Path):
     """A started LocalOrthanc; skips only when Orthanc is not installed (a failed start is a failure)."""
-    from medwb.io.dicomweb_orthanc import LocalOrthanc, find_orthanc
+    from medwb.io.dicomweb.orthanc import LocalOrthanc, find_orthanc
 
     _, why = find_orthanc()
     if why:

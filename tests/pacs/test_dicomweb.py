@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medwb.io.dicom_series import load_series
+from medwb.io.dicom.series import load_series
 from medwb.io.dicomweb import DicomWebNotFoundError, cohort_from_dicomweb
-from medwb.io.dicomweb_config import DicomWebAuthError
+from medwb.io.dicomweb.config import DicomWebAuthError
 
 pytestmark = pytest.mark.pacs
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medwb.io.dicom_series import load_series
+from medwb.io.dicom.series import load_series
 from medwb.io.dicomweb import DicomWebConnectionError
 
 from .proxy import FaultProxy
@@ -100,7 +100,7 @@ def test_stream_cut_mid_series_is_finished_instance_by_instance(orthanc, pacs_ca
 
 def test_bearer_token_from_the_environment_opens_a_token_gateway(orthanc, pacs_cases, tmp_path, monkeypatch):
     from medwb.io.dicomweb import DicomWebSource
-    from medwb.io.dicomweb_config import DicomWebAuthError
+    from medwb.io.dicomweb.config import DicomWebAuthError
 
     gateway = FaultProxy(orthanc.url, token="tok-5f2a9c", upstream_auth=orthanc.auth)
     try:

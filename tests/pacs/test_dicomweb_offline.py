@@ -8,8 +8,8 @@ import os
 import pytest
 import requests
 
-from medwb.io.dicomweb_cache import SeriesCache, atomic_write, check_uid
-from medwb.io.dicomweb_config import (
+from medwb.io.dicomweb.cache import SeriesCache, atomic_write, check_uid
+from medwb.io.dicomweb.config import (
     DicomWebAuthError,
     DicomWebConnectionError,
     DicomWebError,
@@ -191,14 +191,14 @@ _BODY = b"".join(b"--XYZ\r\nContent-Type: application/dicom\r\n\r\n" + p + b"\r\
 
 
 def test_multipart_parts_are_split_exactly_whatever_the_chunking():
-    from medwb.io.dicomweb_wado import iter_parts
+    from medwb.io.dicomweb.wado import iter_parts
 
     for chunk in (1, 2, 3, 7, 11, 64, 10_000):
         assert list(iter_parts(_Session(_Response(_BODY, chunk)), "u", timeout=1)) == _PARTS
 
 
 def test_multipart_answer_cut_before_its_closing_boundary_is_a_broken_stream():
-    from medwb.io.dicomweb_wado import iter_parts
+    from medwb.io.dicomweb.wado import iter_parts
 
     got = []
     with pytest.raises(requests.exceptions.ChunkedEncodingError, match="closing boundary"):
@@ -208,7 +208,7 @@ def test_multipart_answer_cut_before_its_closing_boundary_is_a_broken_stream():
 
 
 def test_qido_pages_are_followed_only_after_a_full_looking_page():
-    from medwb.io.dicomweb_query import paged
+    from medwb.io.dicomweb.query import paged
 
     data = list(range(120))
     calls = []
@@ -225,7 +225,7 @@ def test_qido_pages_are_followed_only_after_a_full_looking_page():
 def test_dates_and_ranges_become_dicom_matching_strings():
     import datetime as dt
 
-    from medwb.io.dicomweb_query import date_range
+    from medwb.io.dicomweb.query import date_range
 
     assert date_range("2024-03-10") == "20240310"
     assert date_range(("2024-01-01", None)) == "20240101-"

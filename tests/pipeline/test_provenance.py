@@ -104,7 +104,7 @@ def test_render_gives_short_text_and_a_widget_dict():
 
 def test_render_also_reads_an_attribution_provenance():
     torch = pytest.importorskip("torch")
-    from medwb.explain import explain
+    from medwb.attribution import explain
     from medwb.models import TeachingNet3D, seed_everything, state_fingerprint
 
     seed_everything(0)

@@ -78,7 +78,7 @@ def randomisation_check(model: nn.Module, volume: Volume | np.ndarray, method: s
     """
     from tqdm.auto import tqdm
 
-    from medwb.explain.core import explain
+    from medwb.attribution.core import explain
 
     names = layers if layers is not None else parameter_layers(model)
     modules = dict(model.named_modules())

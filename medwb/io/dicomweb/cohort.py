@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from medwb.io.dicomweb_config import DicomWebError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from medwb.io.dicomweb import DicomWebSource
+from medwb.io.dicomweb.client import DicomWebSource
+from medwb.io.dicomweb.config import DicomWebError
 
 __all__ = ["cohort_from_dicomweb", "NON_IMAGE_MODALITIES"]
 

@@ -18,7 +18,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from medwb.io.dicom_errors import DicomReadError, UnsupportedTransferSyntaxError
+from medwb.io.dicom.errors import DicomReadError, UnsupportedTransferSyntaxError
 
 __all__ = [
     "Header",
@@ -80,7 +80,7 @@ class Header:
     pixel_length: int  # value length; 0xFFFFFFFF for encapsulated (compressed) data
     implicit_vr: bool
     little_endian: bool
-    syntax: str | None = None  # set when ``ds`` is a dict of raw values (medwb.io.dicom_fast)
+    syntax: str | None = None  # set when ``ds`` is a dict of raw values (medwb.io.dicom.fast)
 
     @property
     def transfer_syntax(self) -> str:
@@ -206,7 +206,7 @@ def raw_value(ds: Dataset | dict[int, bytes], tag: int, little_endian: bool = Tr
     Strings (UI, DS, IS, CS, LO) come back as ``str`` (multi-values joined by backslash), US as ``int``;
     ``None`` when absent or empty. Falls back to pydicom for already-converted elements.
     """
-    if isinstance(ds, dict):  # raw values from medwb.io.dicom_fast
+    if isinstance(ds, dict):  # raw values from medwb.io.dicom.fast
         value = ds.get(tag)
     else:
         try:

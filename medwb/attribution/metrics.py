@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from medwb.explain.attribution import Attribution
+from medwb.attribution.result import Attribution
 from medwb.volume import Volume
 
 __all__ = ["localisation", "pointing_game", "localisation_table", "deletion_insertion", "infidelity",
@@ -92,7 +92,7 @@ def localisation_table(model: nn.Module, cohort: Any, case_ids: Sequence[str] | 
 
     from tqdm.auto import tqdm
 
-    from medwb.explain.core import explain
+    from medwb.attribution.core import explain
 
     ids = list(case_ids) if case_ids is not None else cohort.case_ids
     rows = []
@@ -177,7 +177,7 @@ def infidelity(model: nn.Module, attribution: Attribution, *, n_perturb_samples:
     """Captum's infidelity of the map (lower is better): E[(Iᵀφ − (f(x) − f(x − I)))²], I ~ N(0, noise²)."""
     from captum.metrics import infidelity as _infidelity
 
-    from medwb.explain.targets import ScoreModel
+    from medwb.attribution.targets import ScoreModel
     from medwb.models.device import pick_device
 
     dev = pick_device(device)
@@ -209,7 +209,7 @@ def sensitivity(model: nn.Module, attribution: Attribution, *, n_perturb_samples
     """
     from captum.metrics import sensitivity_max
 
-    from medwb.explain.core import explain
+    from medwb.attribution.core import explain
 
     x = torch.from_numpy(attribution.model_input.array.astype(np.float32))[None, None]
     t_idx = int(attribution.params.get("target_index", 1))

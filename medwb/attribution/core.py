@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from medwb.explain.attribution import Attribution
-from medwb.explain.memory import DEFAULT_BUDGET, activation_bytes, choose_batch, parse_bytes
-from medwb.explain.targets import Region, ScoreModel, describe_target, find_layer
+from medwb.attribution.memory import DEFAULT_BUDGET, activation_bytes, choose_batch, parse_bytes
+from medwb.attribution.result import Attribution
+from medwb.attribution.targets import Region, ScoreModel, describe_target, find_layer
 from medwb.volume import Volume
 
 __all__ = ["explain", "METHODS", "ExplainWarning"]
@@ -151,7 +151,7 @@ def explain(
         method: "integrated_gradients" (alias "ig"), "saliency" (|gradient|), "smoothgrad"
             (NoiseTunnel over Saliency), "gradcam" (LayerGradCam, upsampled trilinearly) or
             "occlusion" (3D sliding window with Captum's Occlusion semantics, computed incrementally
-            by medwb.explain.occlusion: windows equal to the baseline are skipped and, for a model with
+            by medwb.attribution.occlusion: windows equal to the baseline are skipped and, for a model with
             a local Conv/pool trunk, only each window's receptive-field footprint is recomputed).
         target: an int class index (the logit of that class), "predicted" (the argmax class), or a
             Region(mask, channel) for voxel-wise outputs (the summed score inside the mask).
@@ -286,8 +286,8 @@ def explain(
                 attr = torch.nn.functional.interpolate(cam.float(), size=x.shape[2:], mode="trilinear",
                                                        align_corners=False)
             else:  # occlusion
-                # Captum's Occlusion semantics, computed incrementally (medwb.explain.occlusion)
-                from medwb.explain.occlusion import occlusion
+                # Captum's Occlusion semantics, computed incrementally (medwb.attribution.occlusion)
+                from medwb.attribution.occlusion import occlusion
 
                 win = (window,) * 3 if isinstance(window, int) else tuple(int(w) for w in window)
                 st = tuple(max(1, w // 2) for w in win) if stride is None else (

@@ -1,12 +1,12 @@
-"""Cohorts from a PACS over DICOMweb: search (QIDO-RS), retrieve (WADO-RS), store (STOW-RS).
+"""DicomWebSource: search (QIDO-RS), retrieve (WADO-RS) and store (STOW-RS) on a PACS.
 
 DicomWebSource adds what research use needs: searches as pandas tables (patient names left out unless
-asked), series retrieved into an on-disk cache keyed by UIDs (medwb.io.dicomweb_cache: atomic writes,
-resumable, instances kept byte for byte as sent, medwb.io.dicomweb_wado), Volumes through medwb's own
+asked), series retrieved into an on-disk cache keyed by UIDs (medwb.io.dicomweb.cache: atomic writes,
+resumable, instances kept byte for byte as sent, medwb.io.dicomweb.wado), Volumes through medwb's own
 DICOM loader, bounded retries with exponential backoff and timeouts, and credentials taken from the
-environment or a config file so that they never sit in a notebook (medwb.io.dicomweb_config).
+environment or a config file so that they never sit in a notebook (medwb.io.dicomweb.config).
 STOW-RS goes through dicomweb-client; QIDO and WADO requests are built here on the same
-authenticated session (see _qido for why). cohort_from_dicomweb() (medwb.io.dicomweb_cohort) joins a
+authenticated session (see _qido for why). cohort_from_dicomweb() (medwb.io.dicomweb.cohort) joins a
 query with a clinical table into a medwb.Cohort whose images live in the cache.
 """
 
@@ -21,10 +21,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from medwb.io.dicomweb_cache import SeriesCache, check_uid
-from medwb.io.dicomweb_cohort import NON_IMAGE_MODALITIES, cohort_from_dicomweb
-from medwb.io.dicomweb_config import (
-    DicomWebConnectionError,
+from medwb.io.dicomweb.cache import SeriesCache, check_uid
+from medwb.io.dicomweb.config import (
     DicomWebError,
     DicomWebNotFoundError,
     DicomWebSettings,
@@ -32,7 +30,7 @@ from medwb.io.dicomweb_config import (
     fatal_error,
     with_retries,
 )
-from medwb.io.dicomweb_query import (
+from medwb.io.dicomweb.query import (
     INSTANCE_FIELDS,
     NAME_FIELD,
     SERIES_FIELDS,
@@ -41,13 +39,10 @@ from medwb.io.dicomweb_query import (
     paged,
     to_table,
 )
-from medwb.io.dicomweb_wado import iter_parts, sop_uid_of
+from medwb.io.dicomweb.wado import iter_parts, sop_uid_of
 from medwb.volume import Volume
 
-__all__ = [
-    "DicomWebSource", "RetrievedSeries", "cohort_from_dicomweb", "DicomWebError", "DicomWebConnectionError",
-    "DicomWebNotFoundError", "DicomWebStoreError", "NON_IMAGE_MODALITIES",
-]
+__all__ = ["DicomWebSource", "RetrievedSeries"]
 
 @dataclass
 class RetrievedSeries:
@@ -67,7 +62,7 @@ class DicomWebSource:
     Args:
         url: DICOMweb root; default from MEDWB_DICOMWEB_URL or the config file.
         token, username, password, headers: credentials; default from the environment / config file
-            (see medwb.io.dicomweb_config). Prefer those over arguments in a notebook.
+            (see medwb.io.dicomweb.config). Prefer those over arguments in a notebook.
         cache: folder (or SeriesCache) for retrieved instances; default MEDWB_DICOMWEB_CACHE or
             ~/.cache/medwb/dicomweb.
         workers: parallel requests when instances are fetched one by one.

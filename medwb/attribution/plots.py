@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from medwb.explain.attribution import Attribution
+from medwb.attribution.result import Attribution
 from medwb.volume import Volume
 
 __all__ = ["plot_attribution", "plot_curves", "plot_randomisation"]

@@ -3,7 +3,7 @@
 scan() returns a DicomIndex: one row per file, one row per series, and one row per problem (every
 unreadable or unusable file, and every series whose slices do not form a regular grid). Non-image
 objects (SR, SEG, RTSTRUCT, presentation states, key objects, ...) are indexed and flagged, never
-loaded as images. Loading a series is medwb.io.dicom_series.load_series (or DicomIndex.load).
+loaded as images. Loading a series is medwb.io.dicom.series.load_series (or DicomIndex.load).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from medwb.io.dicom_errors import DicomReadError, MixedSeriesError
-from medwb.io.dicom_fast import parse_fast
-from medwb.io.dicom_geometry import analyse_stack, orientation_groups
-from medwb.io.dicom_header import Header, check_decodable, object_kind, raw_floats, raw_value, read_header
-from medwb.io.dicom_series import list_files, load_series
+from medwb.io.dicom.errors import DicomReadError, MixedSeriesError
+from medwb.io.dicom.fast import parse_fast
+from medwb.io.dicom.geometry import analyse_stack, orientation_groups
+from medwb.io.dicom.header import Header, check_decodable, object_kind, raw_floats, raw_value, read_header
+from medwb.io.dicom.series import list_files, load_series
 from medwb.volume import Volume
 
 __all__ = ["DicomIndex", "scan"]

@@ -4,9 +4,9 @@ scan() indexes a folder tree from headers alone; load_series() turns one series 
 Geometry follows medwb.volume (axes slice, row, column; affine to LPS millimetres).
 Writing DICOM lives in medwb.export.
 
-The work is split by concern: dicom_scan (the index), dicom_series (series -> Volume),
-dicom_pixels (fast file reading), dicom_geometry (slice positions -> grid), dicom_header (headers),
-dicom_errors (the error classes). This module is the one to import.
+The work is split by concern: scan (the index), series (series -> Volume), pixels and fast (file
+reading), geometry (slice positions -> grid), header (headers), errors (the error classes). This module
+is the one to import.
 
 Example:
     >>> from medwb.io.dicom import scan, load_series          # doctest: +SKIP
@@ -17,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from medwb.io.dicom_errors import (
+from medwb.io.dicom.errors import (
     DicomError,
     DicomReadError,
     MixedSeriesError,
@@ -25,8 +25,8 @@ from medwb.io.dicom_errors import (
     SeriesGeometryError,
     UnsupportedTransferSyntaxError,
 )
-from medwb.io.dicom_scan import DicomIndex, scan
-from medwb.io.dicom_series import list_files, load_series
+from medwb.io.dicom.scan import DicomIndex, scan
+from medwb.io.dicom.series import list_files, load_series
 
 __all__ = [
     "scan",

@@ -3,7 +3,7 @@
 read_files() reads headers with pydicom and uncompressed pixels straight into one preallocated numpy
 buffer (no per-file pixel objects); compressed pixels go through pydicom's decoders (pylibjpeg,
 pyjpegls). Multi-frame files (Enhanced CT/MR with functional groups, or legacy multi-frame) yield one
-record per frame. Building the grid is medwb.io.dicom_series's job.
+record per frame. Building the grid is medwb.io.dicom.series's job.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from medwb.io.dicom_errors import DicomReadError
-from medwb.io.dicom_fast import parse_fast
-from medwb.io.dicom_header import (
+from medwb.io.dicom.errors import DicomReadError
+from medwb.io.dicom.fast import parse_fast
+from medwb.io.dicom.header import (
     Header,
     check_decodable,
     object_kind,
@@ -197,7 +197,7 @@ def _int(value: Any, default: int) -> int:
         return default
 
 
-# Tags the hot path needs from each file (raw bytes through medwb.io.dicom_fast).
+# Tags the hot path needs from each file (raw bytes through medwb.io.dicom.fast).
 _LOAD_TAGS = frozenset({
     0x00080016, 0x0020000E, 0x00200013, 0x00280002, 0x00280004, 0x00280008, 0x00280010, 0x00280011,
     0x00280100, 0x00280101, 0x00280103, 0x00200032, 0x00200037, 0x00280030, 0x00281052, 0x00281053,

@@ -16,9 +16,9 @@ from typing import Literal
 import numpy as np
 import pydicom
 
-from medwb.io.dicom_errors import DicomReadError, MixedSeriesError, SeriesGeometryError
-from medwb.io.dicom_geometry import StackGeometry, analyse_stack, orientation_groups
-from medwb.io.dicom_pixels import FileRecord, read_files
+from medwb.io.dicom.errors import DicomReadError, MixedSeriesError, SeriesGeometryError
+from medwb.io.dicom.geometry import StackGeometry, analyse_stack, orientation_groups
+from medwb.io.dicom.pixels import FileRecord, read_files
 from medwb.volume import Volume
 
 __all__ = ["load_series", "list_files"]

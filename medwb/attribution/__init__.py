@@ -1,0 +1,28 @@
+"""Attribution methods for 3D models and their evaluation (torch and captum; imported on use).
+
+``explain(model, volume, method=..., target=...)`` → Attribution (see medwb.attribution.core).
+Evaluation: localisation and pointing game, deletion/insertion curves (metrics), the cascading
+model-parameter randomisation sanity check (sanity), figures (plots).
+"""
+
+from medwb.attribution.core import METHODS, ExplainWarning, explain
+from medwb.attribution.memory import MemoryBudgetError
+from medwb.attribution.metrics import (
+    deletion_insertion,
+    infidelity,
+    localisation,
+    localisation_table,
+    pointing_game,
+    sensitivity,
+)
+from medwb.attribution.result import Attribution
+from medwb.attribution.sanity import randomisation_check
+from medwb.attribution.targets import LayerNotFoundError, Region, conv_layers
+
+__all__ = [
+    "explain", "Attribution", "METHODS", "Region", "ExplainWarning", "LayerNotFoundError",
+    "MemoryBudgetError", "conv_layers",
+    "localisation", "pointing_game", "localisation_table", "deletion_insertion", "infidelity", "sensitivity",
+    "randomisation_check",
+]
+

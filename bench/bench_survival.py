@@ -11,6 +11,9 @@ Cases
             (ABBA order; ratio of medians and of minimums reported too, and the load average).
   coxnet    the same table, p = 1000 on n = 300 (the many-features case): medwb's Coxnet engine vs raw
             lifelines would take minutes, so lifelines is not run; reported for scale only.
+  check     the input check (medwb.survival._data.prepare) on n = 300 x p = 10,000 vs the Coxnet fit on the
+            same table: the check must not cost more than the fit it guards (target ratio <= 1; it was
+            quadratic in p before: 1.8-3 s against a 0.14 s fit).
   features  per-case extract() (shape + intensity + 3D GLCM) of a 60 x 128 x 128 CT-like volume with a
             ~10 mm radius lesion at 2 x 2 x 2.5 mm; reported with the compute floor of reading the
             masked voxels (numpy boolean indexing) for scale. No target.
@@ -100,6 +103,27 @@ def bench_coxnet(repeats: int) -> dict:
             "nonzero_coefficients": int((m.hazard_ratios()["coef"] != 0).sum())}
 
 
+def bench_check(repeats: int, n: int = 300, p: int = 10_000) -> dict:
+    from medwb.survival._data import prepare
+    from medwb.survival.cox import CoxModel
+
+    df, cols = table(n, p, seed=2)
+    checks, fits = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        clean, _ = prepare(df, "time", "event", cols)
+        checks.append(time.perf_counter() - t0)
+        z = clean[cols].to_numpy()
+        t0 = time.perf_counter()
+        CoxModel(penalizer=0.1, l1_ratio=0.5, engine="coxnet")._fit_coxnet((z - z.mean(0)) / z.std(0),
+                                                                           clean["time"].to_numpy(),
+                                                                           clean["event"].to_numpy())
+        fits.append(time.perf_counter() - t0)
+    ratio = statistics.median(checks) / statistics.median(fits)
+    return {"n": n, "p": p, "check_s": stats(checks), "coxnet_fit_s": stats(fits), "ratio_check_to_fit": ratio,
+            "target_ratio": 1.0, "meets_target": ratio <= 1.0, "load_average_1min": os.getloadavg()[0]}
+
+
 def bench_features(repeats: int) -> dict:
     rng = np.random.default_rng(0)
     shape = (60, 128, 128)
@@ -125,14 +149,24 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=8)
     ap.add_argument("--n", type=int, default=5000)
     ap.add_argument("--p", type=int, default=100)
+    ap.add_argument("--only", choices=["cox", "coxnet", "check", "features"], help="run one case (merged into the JSON)")
     args = ap.parse_args()
+    path = REPO / "bench" / "results" / "survival.json"
+    if args.only:
+        run = {"cox": lambda: bench_cox(args.n, args.p, args.repeats), "coxnet": lambda: bench_coxnet(args.repeats),
+               "check": lambda: bench_check(args.repeats), "features": lambda: bench_features(args.repeats * 2)}
+        out = json.loads(path.read_text()) if path.exists() else {}
+        out[args.only] = run[args.only]()
+        path.write_text(json.dumps(out, indent=2))
+        print(json.dumps({k: v for k, v in out[args.only].items() if not isinstance(v, dict)}, indent=1))
+        return
     out = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
         "cox": bench_cox(args.n, args.p, args.repeats),
         "coxnet": bench_coxnet(args.repeats),
+        "check": bench_check(max(args.repeats // 2, 2)),
         "features": bench_features(args.repeats * 2),
     }
-    path = REPO / "bench" / "results" / "survival.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2))
     c = out["cox"]

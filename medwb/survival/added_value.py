@@ -1,8 +1,9 @@
 """Does imaging add prognostic value over clinical data?
 
 Compares a clinical-only Cox model with clinical + image features on the same folds:
-cross-validated Harrell's C of both (every step learned inside the training folds), the difference
-ΔC with a bootstrap confidence interval over cases, and a likelihood-ratio test on nested models.
+cross-validated Harrell's C of both (every step learned inside the training folds; the mean over folds,
+as everywhere in medwb.survival: see medwb.survival.validation), the difference ΔC with a bootstrap
+confidence interval (cases resampled within each held-out fold), and a likelihood-ratio test on nested models.
 With few image features the LR test uses them directly (unpenalised nested fits); with many it tests
 one out-of-fold image signature (the cross-validated image-model risk score), which stays valid
 because the signature of each case comes from a model that never saw that case.
@@ -16,9 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from medwb.survival._data import DataReport, SurvivalDataError, prepare
+from medwb.survival._data import DataReport, SurvivalDataError, positional, prepare, relabel
 from medwb.survival.cox import CoxModel
-from medwb.survival.validation import fold_indices
+from medwb.survival.validation import fit_fold, fold_indices
 
 __all__ = ["AddedValueResult", "added_value", "join_features"]
 
@@ -28,8 +29,8 @@ class AddedValueResult:
     """Clinical vs clinical + image.
 
     Attributes:
-        c_clinical, c_full: pooled out-of-fold Harrell's C; delta_c = c_full - c_clinical.
-        delta_c_ci: bootstrap percentile CI of delta_c (cases resampled, predictions fixed).
+        c_clinical, c_full: cross-validated Harrell's C (mean over held-out folds); delta_c = c_full - c_clinical.
+        delta_c_ci: bootstrap percentile CI of delta_c (cases resampled within each fold, predictions fixed).
         folds: per-fold C of both models. lr_statistic, lr_df, lr_p: likelihood-ratio test;
         lr_on: "features" or "signature". adds_value: CI above 0 and LR p < alpha.
     """
@@ -95,10 +96,12 @@ def join_features(
 def _lr(model: CoxModel, data: pd.DataFrame, tcol: str, ecol: str, base: list[str], extra: list[str]) -> tuple[float, int, float]:
     from scipy import stats
 
-    m0 = CoxModel(penalizer=0.0, engine="lifelines").fit(data, tcol, ecol, base) if base else None
     m1 = CoxModel(penalizer=0.0, engine="lifelines").fit(data, tcol, ecol, base + extra)
-    ll0 = m0.log_likelihood_ if m0 is not None else float(m1.lifelines_.log_likelihood_null_)
-    stat = max(2.0 * (m1.log_likelihood_ - ll0), 0.0)
+    if base:
+        ll0 = CoxModel(penalizer=0.0, engine="lifelines").fit(data, tcol, ecol, base).log_likelihood_
+        stat = max(2.0 * (m1.log_likelihood_ - ll0), 0.0)
+    else:  # against the null model (no covariates), as lifelines computes it
+        stat = max(float(m1.lifelines_.log_likelihood_ratio_test().test_statistic), 0.0)
     return stat, len(extra), float(stats.chi2.sf(stat, len(extra)))
 
 
@@ -136,6 +139,7 @@ def added_value(
     from tqdm.auto import tqdm
 
     clinical, image = list(clinical), list(image)
+    df, labels = positional(df)
     if not image:
         raise ValueError("no image features given. Fix: pass the feature column names as image=[...].")
     model = model or CoxModel(penalizer=0.1)
@@ -156,31 +160,35 @@ def added_value(
         mask = np.zeros(len(clean), bool)
         mask[test_idx] = True
         train, test = clean.iloc[~mask], clean.iloc[mask]
+        where = f"fold {k + 1} of {n_splits}"
         if clinical:
-            mc = clinical_model.clone().fit(train, duration_col, event_col, clinical, missing=fold_missing)
+            mc = fit_fold(clinical_model, train, duration_col, event_col, clinical, fold_missing, where)
             oof.iloc[test_idx, 0] = mc.predict_risk(test)
-        else:
+        else:  # no clinical covariates: the reference is a model without information (C = 0.5)
             oof.iloc[test_idx, 0] = 0.0
-        mf = model.clone().fit(train, duration_col, event_col, clinical + image, missing=fold_missing)
+        mf = fit_fold(model, train, duration_col, event_col, clinical + image, fold_missing, where)
         oof.iloc[test_idx, 1] = mf.predict_risk(test)
         if signature:
-            mi = model.clone().fit(train, duration_col, event_col, image, missing=fold_missing)
+            mi = fit_fold(model, train, duration_col, event_col, image, fold_missing, where)
             oof.iloc[test_idx, 2] = mi.predict_risk(test)
         tt, ee = t[test_idx], e[test_idx]
         rows.append({"fold": k, "n_test": len(test_idx), "c_clinical": concordance_index(tt, -oof.iloc[test_idx, 0], ee),
                      "c_full": concordance_index(tt, -oof.iloc[test_idx, 1], ee)})
     fold_tab = pd.DataFrame(rows)
     fold_tab["delta_c"] = fold_tab["c_full"] - fold_tab["c_clinical"]
+    c_clin, c_full = float(fold_tab["c_clinical"].mean()), float(fold_tab["c_full"].mean())
     rc, rf = oof["clinical"].to_numpy(), oof["full"].to_numpy()
-    c_clin, c_full = concordance_index(t, -rc, e), concordance_index(t, -rf, e)
     rng = np.random.default_rng(seed)
     boots = np.empty(n_boot)
-    for b in range(n_boot):
-        i = rng.integers(0, len(t), len(t))
-        if e[i].sum() == 0:
-            boots[b] = np.nan
-            continue
-        boots[b] = concordance_index(t[i], -rf[i], e[i]) - concordance_index(t[i], -rc[i], e[i])
+    for b in range(n_boot):  # the same statistic as delta_c: the mean over folds, cases resampled per fold
+        deltas = []
+        for test_idx in folds:
+            i = rng.choice(test_idx, len(test_idx))
+            try:
+                deltas.append(concordance_index(t[i], -rf[i], e[i]) - concordance_index(t[i], -rc[i], e[i]))
+            except ZeroDivisionError:  # no comparable pair in this resample
+                break
+        boots[b] = np.mean(deltas) if len(deltas) == len(folds) else np.nan
     lo, hi = np.nanquantile(boots, [alpha / 2, 1 - alpha / 2])
     if signature:
         data = imputed_full[[duration_col, event_col, *clinical]].copy()
@@ -188,5 +196,8 @@ def added_value(
         stat, dof, p = _lr(model, data, duration_col, event_col, clinical, ["image_signature"])
     else:
         stat, dof, p = _lr(model, imputed_full, duration_col, event_col, clinical, image)
-    return AddedValueResult(float(c_clin), float(c_full), float(c_full - c_clin), (float(lo), float(hi)),
-                            fold_tab, stat, dof, p, "signature" if signature else "features", alpha, oof, rep)
+    if labels is not None:
+        oof.index = labels[oof.index]
+    return AddedValueResult(c_clin, c_full, float(fold_tab["delta_c"].mean()), (float(lo), float(hi)),
+                            fold_tab, stat, dof, p, "signature" if signature else "features", alpha, oof,
+                            relabel(rep, labels))

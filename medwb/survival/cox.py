@@ -20,7 +20,7 @@ import pandas as pd
 
 from medwb.survival._data import DataReport, SurvivalDataError, prepare
 
-__all__ = ["CoxModel", "CoxConvergenceError", "fit_cox", "univariate_score"]
+__all__ = ["CoxModel", "CoxConvergenceError", "CoxConvergenceWarning", "fit_cox", "univariate_score"]
 
 _CHECKLIST = (
     "Checklist (in the spirit of lifelines' ConvergenceError):\n"
@@ -34,6 +34,14 @@ _CHECKLIST = (
 
 class CoxConvergenceError(ArithmeticError):
     """The Cox fit cannot converge as specified (same base class as lifelines' ConvergenceError)."""
+
+
+class CoxConvergenceWarning(RuntimeWarning):
+    """The Cox fit finished, but its estimates may be meaningless (e.g. complete separation)."""
+
+
+#: |coefficient| per SD above which a fitted hazard ratio means separation, not an effect (HR > e^8 per SD).
+SEPARATION_COEF = 8.0
 
 
 def univariate_score(x: np.ndarray, time: np.ndarray, event: np.ndarray) -> np.ndarray:
@@ -142,11 +150,7 @@ class CoxModel:
         self.scale_ = np.where(sd > 0, sd, 1.0)
         z = (x - self.mean_) / self.scale_
         p = len(cols)
-        engine = self.engine
-        if engine == "auto":
-            engine = "lifelines" if (p <= self.lifelines_max_p or self.penalizer == 0) else "coxnet"
-        if engine == "coxnet" and self.penalizer == 0:
-            raise ValueError("engine='coxnet' needs penalizer > 0. Fix: set penalizer, or engine='lifelines'.")
+        engine = self._choose_engine(p)
         if self.penalizer == 0:
             self._preflight_unpenalised(z, cols, rep.n_events)
         self.engine_ = engine
@@ -157,6 +161,31 @@ class CoxModel:
         self.n_samples_, self.n_events_ = len(t), rep.n_events
         self._train_lp, self._train_t, self._train_e = z @ self.coef_std_, t, e
         return self
+
+    def _choose_engine(self, p: int) -> str:
+        """lifelines (Efron ties) or Coxnet (Breslow ties), and say so when the choice changes the fit."""
+        engine = self.engine
+        raw_penalty = self.penalizer > 0 and not self.standardize
+        if engine == "auto":
+            engine = "lifelines" if (p <= self.lifelines_max_p or self.penalizer == 0) else "coxnet"
+            if raw_penalty and engine == "lifelines":
+                engine = "coxnet"
+                self.notes.append("standardize=False with a penalty: fitted with Coxnet, which penalises the "
+                                  "raw coefficients (lifelines always penalises standardised ones)")
+            elif engine == "coxnet":
+                self.notes.append(
+                    f"{p} covariates > lifelines_max_p={self.lifelines_max_p}: fitted with Coxnet, which handles "
+                    "tied event times by Breslow's method, not Efron's; with many ties coefficients can differ "
+                    "from the lifelines fit by 10% or more. Fix for comparability: engine='lifelines' "
+                    "(slow at this size) or engine='coxnet' throughout.")
+        if engine == "coxnet" and self.penalizer == 0:
+            raise ValueError("engine='coxnet' needs penalizer > 0. Fix: set penalizer, or engine='lifelines'.")
+        if engine == "lifelines" and raw_penalty:
+            raise ValueError(
+                "standardize=False with penalizer > 0 cannot be honoured by engine='lifelines': lifelines "
+                "always penalises standardised coefficients.\nFix: engine='coxnet' (penalises the raw "
+                "coefficients), or standardize=True.")
+        return engine
 
     def _preflight_unpenalised(self, z: np.ndarray, cols: list[str], n_events: int) -> None:
         p = z.shape[1]
@@ -183,8 +212,8 @@ class CoxModel:
         frame["__T"], frame["__E"] = t, e
         cph = CoxPHFitter(penalizer=self.penalizer, l1_ratio=self.l1_ratio)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 cph.fit(frame, "__T", "__E")
         except ConvergenceError as err:
             raise CoxConvergenceError(
@@ -196,6 +225,25 @@ class CoxModel:
         self._fit_frame = frame
         self.coef_std_ = cph.params_.to_numpy()
         self.se_std_ = cph.standard_errors_.to_numpy()
+        self._warn_separation(cols, [w for w in caught if issubclass(w.category, RuntimeWarning)])
+
+    def _warn_separation(self, cols: list[str], caught: list[Any]) -> None:
+        """Warn, lifelines-style, when a coefficient ran off to infinity (complete separation)."""
+        from lifelines.exceptions import ConvergenceWarning
+
+        runaway = [c for c, b in zip(cols, self.coef_std_, strict=True) if abs(b) > SEPARATION_COEF]
+        told = [str(w.message).splitlines()[0] for w in caught if issubclass(w.category, ConvergenceWarning)]
+        if not runaway and not told:
+            return
+        named = runaway or [c for c in cols if any(f"Column {c} " in m for m in told)]
+        message = (
+            f"the Cox fit did not find finite hazard ratios for {named or 'some covariates'}: "
+            f"{'; '.join(told) or 'coefficients beyond ' + str(SEPARATION_COEF) + ' per SD'}. A covariate "
+            "that (almost) perfectly separates events from non-events has an infinite hazard ratio, so its HR, "
+            "SE and p-value are meaningless.\n" + _CHECKLIST
+        )
+        self.notes.append("convergence warning: " + message.splitlines()[0])
+        warnings.warn(message, CoxConvergenceWarning, stacklevel=4)
 
     def _fit_coxnet(self, z: np.ndarray, t: np.ndarray, e: np.ndarray) -> None:
         from sklearn.exceptions import ConvergenceWarning
@@ -239,16 +287,29 @@ class CoxModel:
         return self._z(df) @ self.coef_std_
 
     def predict_survival(self, df: pd.DataFrame, times: Sequence[float]) -> np.ndarray:
-        """Survival probabilities, shape (rows, len(times)), from the Breslow baseline of the training fit."""
+        """Survival probabilities, shape (rows, len(times)), from the Breslow baseline of the training fit.
+
+        The baseline is a step function on both engines: between event times the survival stays at its
+        value at the last event time (never interpolated).
+        """
         times = np.asarray(times, dtype=float)
-        if self.lifelines_ is not None:
-            z = pd.DataFrame(self._z(df), columns=self.covariates_)
-            return self.lifelines_.predict_survival_function(z, times=times).to_numpy().T
+        if self.lifelines_ is not None:  # lifelines' own Breslow baseline, read as the step function it is
+            h = self.lifelines_.baseline_cumulative_hazard_.iloc[:, 0]
+            idx = np.searchsorted(h.index.to_numpy(), times, side="right") - 1
+            h0 = np.where(idx >= 0, h.to_numpy()[np.clip(idx, 0, None)], 0.0)
+            lp = self.lifelines_.predict_log_partial_hazard(pd.DataFrame(self._z(df), columns=self.covariates_))
+            return np.exp(-np.outer(np.exp(lp.to_numpy()), h0))
         lp = self.predict_risk(df)
         h0 = self._breslow(times)
         return np.exp(-np.outer(np.exp(lp), h0))
 
     def _breslow(self, times: np.ndarray) -> np.ndarray:
+        """Breslow's cumulative baseline hazard of the training fit at ``times`` (a step function).
+
+        H0(t) = sum over event times s <= t of d(s) / sum of exp(lp) over everyone with time >= s;
+        equals lifelines' baseline_cumulative_hazard_ and scikit-survival's BreslowEstimator to 1e-6
+        (tests/survival/test_survival_breslow.py).
+        """
         risk = np.exp(self._train_lp)
         order = np.argsort(self._train_t)
         t, e, r = self._train_t[order], self._train_e[order], risk[order]

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from medwb.survival._data import DataReport, SurvivalDataError, prepare
+from medwb.survival._data import DataReport, SurvivalDataError, positional, prepare, relabel
 
 __all__ = ["KMResult", "LogRankResult", "kaplan_meier", "logrank"]
 
@@ -89,13 +89,16 @@ class LogRankResult:
         return f"log-rank chi2 = {self.statistic:.3f} on {self.df} df, p = {self.p_value:.4g} (groups {self.groups})"
 
 
-def _frame(df: pd.DataFrame | None, duration: Any, event: Any, group: Any) -> tuple[pd.DataFrame, str, str, str | None]:
+def _frame(df: pd.DataFrame | None, duration: Any, event: Any,
+           group: Any) -> tuple[pd.DataFrame, str, str, str | None, pd.Index | None]:
+    """(table, time, event and group column names, original row labels where they repeat: see positional)."""
     if df is None:
         d = pd.DataFrame({"time": np.asarray(duration), "event": np.asarray(event)})
         if group is not None:
             d["group"] = np.asarray(group)
-        return d, "time", "event", ("group" if group is not None else None)
-    return df, duration, event, group
+        return d, "time", "event", ("group" if group is not None else None), None
+    d, labels = positional(df)
+    return d, duration, event, group, labels
 
 
 def kaplan_meier(
@@ -118,7 +121,7 @@ def kaplan_meier(
     """
     from lifelines import KaplanMeierFitter
 
-    d, tcol, ecol, gcol = _frame(df, duration_col, event_col, group_col)
+    d, tcol, ecol, gcol, labels = _frame(df, duration_col, event_col, group_col)
     clean, rep = prepare(d, tcol, ecol, [], missing="raise")
     fitters: dict[Any, Any] = {}
     if gcol is None:
@@ -132,7 +135,7 @@ def kaplan_meier(
         for level in sorted(pd.unique(g)):
             sub = clean.loc[g == level]
             fitters[level] = KaplanMeierFitter(alpha=alpha).fit(sub[tcol], sub[ecol], label=str(level))
-    return KMResult(fitters=fitters, alpha=alpha, data_report=rep)
+    return KMResult(fitters=fitters, alpha=alpha, data_report=relabel(rep, labels))
 
 
 def logrank(
@@ -150,12 +153,12 @@ def logrank(
     """
     from lifelines.statistics import logrank_test, multivariate_logrank_test
 
-    d, tcol, ecol, gcol = _frame(df, duration_col, event_col, group_col)
+    d, tcol, ecol, gcol, labels = _frame(df, duration_col, event_col, group_col)
     clean, _ = prepare(d, tcol, ecol, [], missing="raise")
     g = d.loc[clean.index, gcol]
     if g.isna().any():
         raise SurvivalDataError(
-            f"group column {gcol!r} is missing for rows {g.index[g.isna()].tolist()[:10]}.\n"
+            f"group column {gcol!r} is missing for rows {(g.index if labels is None else labels)[g.isna().to_numpy()].tolist()[:10]}.\n"
             "Fix: drop or label those cases explicitly before testing."
         )
     levels = sorted(pd.unique(g).tolist())

@@ -1,13 +1,33 @@
 """Apply the PS3.15 Basic Application Level Confidentiality Profile, with options, to DICOM data.
 
 Deidentifier.dataset() returns a de-identified copy of a pydicom Dataset; .file() and .folder() work on
-disk (the output tree is named by pseudonym and new UIDs only). Pixel data are never touched; objects
-flagged BurnedInAnnotation YES are refused unless allowed, since the profile then demands pixel cleaning.
+disk (the output tree is named by pseudonym and new UIDs only, each part through medwb.paths.safe_name;
+a folder run is all or nothing, see medwb.deid.run). Pixel data are never touched; objects flagged
+BurnedInAnnotation YES are refused unless allowed, since the profile then demands pixel cleaning.
+
+What happens to each attribute, by default (no option):
+- the action of PS3.15 Table E.1-1 (medwb.deid.profile.ACTIONS): removed, emptied, a dummy, or a UID
+  remapped; free text such as ImageComments, AdditionalPatientHistory, Study / Series descriptions is
+  removed, as the Basic Profile says;
+- public attributes the table does not list are removed unless medwb.deid.keep.KEEP names them (or
+  ``keep=``); kept text is cleaned (identifying values of the patient become "***"; in long texts
+  also dates, phone numbers and e-mail addresses); kept UIDs other than SOP classes are remapped;
+- nested sequences (SR content included) are walked with the same rules;
+- SR content: TextValue becomes "ANONYMIZED" (cleaned instead with clean_descriptors=True), except
+  in items that name an algorithm, its version or a tracking identifier (keep.TEXT_CONCEPTS_KEPT:
+  cleaned); PersonName "ANONYMOUS", DateTime / Date / Time shifted (or dummies), UID values remapped;
+- a CodeMeaning from a coding scheme outside medwb.deid.keep.TRUSTED_CODING_SCHEMES (a local code,
+  which can hold free text) is replaced by its code value (cleaned instead with clean_descriptors);
+- file meta: only the attributes of medwb.deid.keep.FILE_META_KEEP stay (SourceApplicationEntityTitle
+  and the other AE titles go); the 128-byte preamble is zeroed;
+- private attributes, curves and overlays are removed.
 
 Options (PS3.15 E.3), with their CID 7050 codes recorded in DeidentificationMethodCodeSequence:
 retain longitudinal temporal information with modified dates (113107: dates shifted per patient, times
-kept), UIDs replaced consistently (the Basic Profile's U action through the PseudonymMap key; or kept
-with the Retain UIDs option, 113110), clean descriptors (113105), retain patient characteristics
+kept; on by default), UIDs replaced consistently (the Basic Profile's U action through the PseudonymMap
+key; or kept with the Retain UIDs option, 113110), clean descriptors (113105: keep descriptions and
+comments with identifying values, dates, phone numbers and e-mail addresses masked; off by default since
+medwb 0.2: a name only written in free text cannot be recognised), retain patient characteristics
 (113108), retain device identity (113109), retain institution identity (113112).
 """
 
@@ -15,22 +35,25 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
+from pydicom.datadict import tag_for_keyword
 from pydicom.multival import MultiValue
 
+from medwb.deid.keep import CODE_STRUCTURE, FILE_META_KEEP, KEEP, TEXT_CONCEPTS_KEPT, TRUSTED_CODING_SCHEMES
 from medwb.deid.profile import (
     ACTIONS,
     DATE_VRS,
     DESCRIPTORS,
     DEVICE_IDENTITY,
+    DUMMY,
     INSTITUTION_IDENTITY,
     PATIENT_CHARACTERISTICS,
 )
 from medwb.deid.pseudonyms import PseudonymMap
+from medwb.deid.text import clean_text, identifying_values
 
 __all__ = ["Deidentifier", "BurnedInAnnotationError"]
 
@@ -39,9 +62,8 @@ _NOT_INSTANCE_UIDS = {"SOPClassUID", "ReferencedSOPClassUID", "TransferSyntaxUID
                       "MediaStorageSOPClassUID", "CodingSchemeUID", "MappingResourceUID", "ContextUID",
                       "ReferencedSOPClassUIDInFile", "ReferencedTransferSyntaxUIDInFile", "RelatedGeneralSOPClassUID",
                       "OriginalSpecializedSOPClassUID", "SOPClassesInStudy", "PrivateRecordUID"}
-_DUMMY = {"PN": "ANONYMOUS", "DA": "19000101", "DT": "19000101000000", "TM": "000000", "AS": "000Y",
-          "SH": "ANONYMIZED", "LO": "ANONYMIZED", "ST": "ANONYMIZED", "LT": "ANONYMIZED", "UT": "ANONYMIZED",
-          "CS": "ANONYMIZED", "AE": "ANONYMIZED", "UC": "ANONYMIZED", "UR": "", "IS": "0", "DS": "0"}
+_LONG_TEXT = {"LT", "ST", "UT"}
+_TEXT = _LONG_TEXT | {"LO", "SH", "UC"}
 _METHOD_CODES = {
     "basic": ("113100", "Basic Application Confidentiality Profile"),
     "clean_descriptors": ("113105", "Clean Descriptors Option"),
@@ -57,6 +79,12 @@ class BurnedInAnnotationError(ValueError):
     """The image says it has identifying text burned into its pixels; header cleaning cannot fix that."""
 
 
+def _concept(item: Any) -> tuple[str, str]:
+    """(CodeValue, CodingSchemeDesignator) of an SR content item's concept name."""
+    names = item.get("ConceptNameCodeSequence") or []
+    return (str(names[0].get("CodeValue", "")), str(names[0].get("CodingSchemeDesignator", ""))) if names else ("", "")
+
+
 def _shift_date(value: str, days: int, vr: str) -> str:
     v = str(value).strip()
     if not v:
@@ -64,7 +92,7 @@ def _shift_date(value: str, days: int, vr: str) -> str:
     try:
         day = _dt.datetime.strptime(v[:8], "%Y%m%d") + _dt.timedelta(days=days)
     except ValueError:
-        return _DUMMY[vr]  # not a date we can shift: replace it
+        return DUMMY[vr]  # not a date we can shift: replace it
     return day.strftime("%Y%m%d") + (v[8:] if vr == "DT" else "")
 
 
@@ -75,35 +103,46 @@ class Deidentifier:
         mapping: the PseudonymMap (or its JSON path) holding pseudonyms, date shifts and the UID key.
         retain_dates: shift dates by a per-patient offset instead of removing them (longitudinal studies).
         uids: "map" (consistent replacement, the default) or "keep" (Retain UIDs option).
-        clean_descriptors: keep study/series descriptions, protocol names and comments, with any
-            identifying value of the patient replaced by "***", rather than removing them.
+        clean_descriptors: keep study/series descriptions, protocol names, comments and SR text, with
+            identifying values of the patient, dates, phone numbers and e-mail addresses replaced by "***",
+            rather than removing them. Off by default (changed: it used to be on), as free text can
+            name people and places that appear nowhere else in the file.
         retain_patient_characteristics: keep sex, age, size, weight, smoking status...
         retain_device_identity, retain_institution_identity: the matching PS3.15 options.
         keep_private: keep private attributes (off: the profile removes them).
+        keep: more public attribute keywords to keep (text among them is cleaned); every public attribute
+            that neither the profile nor medwb.deid.keep.KEEP lists is removed.
         burned_in: "raise" (default) or "allow" for images flagged BurnedInAnnotation YES.
 
     Example:
         >>> deid = Deidentifier(PseudonymMap(prefix="SUBJ"))
         >>> import pydicom; ds = pydicom.Dataset(); ds.PatientName = "DOE^JANE"; ds.PatientID = "MRN-1"
-        >>> ds.StudyDate = "20240310"; ds.StudyInstanceUID = "1.2.3.4"
+        >>> ds.StudyDate = "20240310"; ds.StudyInstanceUID = "1.2.3.4"; ds.ImageComments = "DOB 1961-04-17"
         >>> out = deid.dataset(ds)
-        >>> str(out.PatientName), out.PatientID, out.StudyInstanceUID == "1.2.3.4"
-        ('SUBJ-0001', 'SUBJ-0001', False)
+        >>> str(out.PatientName), out.PatientID, out.StudyInstanceUID == "1.2.3.4", "ImageComments" in out
+        ('SUBJ-0001', 'SUBJ-0001', False, False)
     """
 
     def __init__(self, mapping: PseudonymMap | str | Path | None = None, *, retain_dates: bool = True,
-                 uids: Literal["map", "keep"] = "map", clean_descriptors: bool = True,
+                 uids: Literal["map", "keep"] = "map", clean_descriptors: bool = False,
                  retain_patient_characteristics: bool = False, retain_device_identity: bool = False,
                  retain_institution_identity: bool = False, keep_private: bool = False,
-                 burned_in: Literal["raise", "allow"] = "raise") -> None:
+                 keep: Iterable[str] = (), burned_in: Literal["raise", "allow"] = "raise") -> None:
         if uids not in ("map", "keep"):
-            raise ValueError(f"uids must be 'map' or 'keep', got {uids!r}")
+            raise ValueError(f"uids is {uids!r}. Fix: pass uids='map' (new UIDs) or uids='keep'.")
+        if burned_in not in ("raise", "allow"):
+            raise ValueError(f"burned_in is {burned_in!r}. Fix: pass burned_in='raise' or 'allow'.")
         self.mapping = mapping if isinstance(mapping, PseudonymMap) else PseudonymMap(mapping)
         self.retain_dates = retain_dates
         self.uids = uids
         self.clean_descriptors = clean_descriptors
         self.keep_private = keep_private
         self.burned_in = burned_in
+        self.keep = frozenset(keep)
+        unknown = sorted(k for k in self.keep if tag_for_keyword(k) is None)
+        if unknown:
+            raise ValueError(f"keep names {unknown}, which are not DICOM keywords. Fix: spell them as pydicom "
+                             "does, e.g. keep=['ImageID'].")
         self.options = {"retain_dates": retain_dates, "keep_uids": uids == "keep",
                         "clean_descriptors": clean_descriptors,
                         "retain_patient_characteristics": retain_patient_characteristics,
@@ -121,6 +160,11 @@ class Deidentifier:
         on = [k for k, v in self.options.items() if v]
         return f"Deidentifier({self.mapping!r}, options={on})"
 
+    @property
+    def retained(self) -> frozenset[str]:
+        """Keywords that the chosen options keep although the Basic Profile acts on them."""
+        return frozenset(self._retained)
+
     # -- one dataset ----------------------------------------------------------------------
     def dataset(self, ds: Any) -> Any:
         """A de-identified deep copy of ``ds`` (a pydicom Dataset); ``ds`` itself is not changed."""
@@ -137,7 +181,9 @@ class Deidentifier:
         key = pid or name or "UNKNOWN"
         pseudonym = self.mapping.pseudonym(key, name or None)
         shift = self.mapping.date_shift(key)
-        secrets = self._identifying_values(ds)
+        kinds = ["names", "ids", "dates", "contacts"] + ([] if self.options["retain_institution_identity"]
+                                                         else ["institution"])
+        secrets = sorted(identifying_values(ds, kinds), key=len, reverse=True)
         self._walk(out, shift, secrets)
         out.PatientID = pseudonym
         out.PatientName = pseudonym
@@ -156,31 +202,15 @@ class Deidentifier:
             codes.append(item)
         out.DeidentificationMethodCodeSequence = pydicom.Sequence(codes)
         meta = getattr(out, "file_meta", None)
-        if meta is not None and "MediaStorageSOPInstanceUID" in meta and "SOPInstanceUID" in out:
-            meta.MediaStorageSOPInstanceUID = out.SOPInstanceUID
+        if meta is not None:
+            for elem in list(meta):
+                if elem.keyword not in FILE_META_KEEP:
+                    del meta[elem.tag]
+            if "MediaStorageSOPInstanceUID" in meta and "SOPInstanceUID" in out:
+                meta.MediaStorageSOPInstanceUID = out.SOPInstanceUID
+        if getattr(out, "preamble", None):
+            out.preamble = b"\0" * 128  # a dual-format file may hide a whole TIFF with its own tags there
         return out
-
-    def _identifying_values(self, ds: Any) -> list[str]:
-        """Values of this patient that must not survive in cleaned free text."""
-        vals: set[str] = set()
-        for kw in ("PatientID", "OtherPatientIDs", "AccessionNumber", "PatientBirthDate", "MedicalRecordLocator",
-                   "PatientAddress", "PatientTelephoneNumbers", "StudyID"):
-            v = ds.get(kw)
-            if v:
-                vals.update(str(x) for x in (v if isinstance(v, (list, tuple, MultiValue)) else [v]))
-
-        def names(d: Any) -> None:
-            for elem in d:
-                if elem.VR == "PN" and elem.value:
-                    for pn in (elem.value if elem.VM > 1 else [elem.value]):
-                        vals.add(str(pn))
-                        vals.update(p for p in re.split(r"[\^= ,]+", str(pn)) if len(p) >= 3)
-                elif elem.VR == "SQ":
-                    for item in elem.value:
-                        names(item)
-
-        names(ds)
-        return sorted((v for v in vals if len(v.strip()) >= 3), key=len, reverse=True)
 
     def _map_uid(self, value: Any) -> Any:
         if self.uids == "keep":
@@ -194,10 +224,20 @@ class Deidentifier:
             return [one(u) for u in value]
         return one(value)
 
-    def _clean_text(self, text: str, secrets: list[str]) -> str:
-        for s in secrets:
-            text = re.sub(re.escape(s), "***", text, flags=re.IGNORECASE)
-        return text
+    def _action(self, kw: str, vr: str) -> str:
+        """What to do with one public attribute: X Z D U (profile), S (shift), C (clean), K (keep)."""
+        action = ACTIONS.get(kw)
+        if kw in self._retained:
+            return "K"
+        if action is None:
+            return "K" if kw in KEEP or kw in self.keep else "X"
+        if kw == "ContentSequence" or (vr == "SQ" and action == "U"):
+            return "K"  # clean inside (SR content, references) rather than replace
+        if action in ("X", "Z", "D") and self.clean_descriptors and kw in DESCRIPTORS and vr != "SQ":
+            return "C"
+        if action in ("X", "Z", "D") and self.retain_dates and vr in DATE_VRS and kw != "PatientBirthDate":
+            return "S"
+        return action
 
     def _walk(self, ds: Any, shift: int, secrets: list[str]) -> None:
         for elem in list(ds):
@@ -206,30 +246,13 @@ class Deidentifier:
                 if not self.keep_private:
                     del ds[tag]
                 continue
-            group = tag.group
-            if 0x5000 <= group <= 0x50FF or (0x6000 <= group <= 0x60FF and tag.element in (0x3000, 0x4000)):
-                del ds[tag]  # curves, overlay data and comments
+            kw, vr = elem.keyword, elem.VR
+            if not kw or 0x5000 <= tag.group <= 0x50FF or 0x6000 <= tag.group <= 0x60FF:
+                del ds[tag]  # unknown to the dictionary, curves, overlays (graphics can carry text)
                 continue
-            kw = elem.keyword
-            vr = elem.VR
-            action = ACTIONS.get(kw)
-            if kw in self._retained:
-                action = None
-            if kw == "ContentSequence" or (vr == "SQ" and action == "U"):
-                action = None  # clean inside (SR content, references) rather than replace
-            if action in ("X", "Z", "D") and self.clean_descriptors and kw in DESCRIPTORS and vr != "SQ":
-                action = "C"
-            if action in ("X", "Z", "D") and self.retain_dates and vr in DATE_VRS and kw != "PatientBirthDate":
-                action = "S"
-            if action is None and vr == "SQ":
-                for item in elem.value:
-                    self._walk(item, shift, secrets)
-            elif action is None and vr == "PN":
-                elem.value = ""  # safety net: a person's name anywhere
-            elif action is None and vr == "UI" and kw not in _NOT_INSTANCE_UIDS and kw.endswith("UID"):
-                elem.value = self._map_uid(elem.value)
-            elif action is None:
-                continue
+            action = self._action(kw, vr)
+            if action == "K":
+                self._keep(ds, elem, shift, secrets)
             elif action == "X":
                 del ds[tag]
             elif action == "Z":
@@ -243,19 +266,44 @@ class Deidentifier:
                 shifted = [_shift_date(str(v), shift, vr) for v in vals]
                 elem.value = shifted if elem.VM > 1 else shifted[0]
             elif action == "C":
-                cleaned = self._clean_text(str(elem.value), secrets)
-                elem.value = cleaned
+                elem.value = clean_text(str(elem.value), secrets)
             elif action == "D":
                 if vr == "SQ":
                     elem.value = []
                 elif vr == "UI":
                     elem.value = self._map_uid(elem.value)
                 else:
-                    elem.value = _DUMMY.get(vr, "")
+                    elem.value = DUMMY.get(vr, "")
+
+    def _keep(self, ds: Any, elem: Any, shift: int, secrets: list[str]) -> None:
+        """Keep one attribute the profile leaves alone: walk sequences, remap UIDs, clean text."""
+        kw, vr = elem.keyword, elem.VR
+        if vr == "SQ":
+            for item in elem.value:
+                self._walk(item, shift, secrets)
+        elif vr == "PN":
+            elem.value = ""  # safety net: a person's name anywhere
+        elif vr == "UI" and kw not in _NOT_INSTANCE_UIDS:
+            elem.value = self._map_uid(elem.value)
+        elif kw == "TextValue":
+            keep = self.clean_descriptors or _concept(ds) in TEXT_CONCEPTS_KEPT
+            elem.value = clean_text(str(elem.value), secrets) if keep else DUMMY["UT"]
+        elif kw == "CodeMeaning" and str(ds.get("CodingSchemeDesignator", "")) not in TRUSTED_CODING_SCHEMES:
+            if self.clean_descriptors:
+                elem.value = clean_text(str(elem.value), secrets)
+            else:  # a local code's meaning is free text: say no more than its code value does
+                code = next((str(ds[k].value) for k in ("CodeValue", "LongCodeValue", "URNCodeValue")
+                             if k in ds and ds[k].value), DUMMY["LO"])
+                elem.value = clean_text(code, secrets)[:64]
+        elif vr in _TEXT and kw not in CODE_STRUCTURE and elem.value not in (None, ""):
+            if elem.VM > 1:
+                elem.value = [clean_text(str(v), secrets, patterns=vr in _LONG_TEXT) for v in elem.value]
+            else:
+                elem.value = clean_text(str(elem.value), secrets, patterns=vr in _LONG_TEXT)
 
     # -- files ----------------------------------------------------------------------------
     def file(self, source: str | Path, destination: str | Path) -> Path:
-        """De-identify one DICOM file into ``destination`` (a file path)."""
+        """De-identify one DICOM file into ``destination`` (a file path chosen by the caller)."""
         import pydicom
 
         ds = self.dataset(pydicom.dcmread(source))
@@ -264,38 +312,29 @@ class Deidentifier:
         ds.save_as(destination, enforce_file_format=True)
         return destination
 
-    def folder(self, source: str | Path, destination: str | Path, *, progress: bool = True) -> Any:
+    def folder(self, source: str | Path, destination: str | Path, *, progress: bool = True,
+               phi_check: Literal["raise", "warn"] = "raise") -> Any:
         """De-identify every DICOM file under ``source`` into ``destination``/pseudonym/study/series/sop.dcm.
 
-        Returns a table (source, destination, pseudonym); the PseudonymMap is saved (outside
-        ``destination``: writing it inside is refused).
-        """
-        import pandas as pd
-        import pydicom
-        from pydicom.errors import InvalidDicomError
-        from tqdm.auto import tqdm
+        All or nothing: files are written to a temporary folder beside ``destination`` and moved into
+        place only when every file is done and the PHI scan of the output is clean; the PseudonymMap is
+        saved whatever happens (outside ``destination``: writing it inside is refused), so a rerun gives
+        the same pseudonyms, UIDs and date shifts. Two inputs with one SOPInstanceUID, or an output that
+        exists with other content, are reported in ``.problems`` and never overwrite each other.
 
-        destination = Path(destination).resolve()
-        if self.mapping.path is not None and destination in self.mapping.path.resolve().parents:
-            raise ValueError(f"the pseudonym map {self.mapping.path} lies inside the output folder {destination}: "
-                             "it holds the original identities.\nFix: keep it elsewhere, e.g. "
-                             "~/.config/medwb/deid/<project>.json.")
-        files = sorted(p for p in Path(source).rglob("*") if p.is_file() and not p.name.startswith("."))
-        rows = []
-        for path in tqdm(files, desc="de-identify", disable=not progress, leave=False):
-            try:
-                ds = pydicom.dcmread(path)
-            except (InvalidDicomError, OSError):
-                continue
-            out = self.dataset(ds)
-            target = destination / str(out.PatientID) / str(out.get("StudyInstanceUID", "study")) / str(
-                out.get("SeriesInstanceUID", "series")) / f"{out.get('SOPInstanceUID', path.stem)}.dcm"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            out.save_as(target, enforce_file_format=True)
-            rows.append({"source": str(path), "destination": str(target), "pseudonym": str(out.PatientID)})
-        if self.mapping.path is not None:
-            self.mapping.save()
-        return pd.DataFrame(rows, columns=["source", "destination", "pseudonym"])
+        Returns:
+            a medwb.deid.run.DeidResult: ``.files`` (source, destination, pseudonym), ``.problems``,
+            ``.phi`` (scan_phi of the output with the source identifiers; empty) and ``.phi_clean``.
+            ``len(result)`` and ``result["destination"]`` read ``.files``, as the table returned before.
+
+        Raises:
+            BurnedInAnnotationError: an input is flagged BurnedInAnnotation YES (nothing is written).
+            PHIFoundError: with phi_check="raise" (default), the scan found identifiers (nothing written);
+                phi_check="warn" writes the output and warns instead.
+        """
+        from medwb.deid.run import run_folder
+
+        return run_folder(self, source, destination, progress=progress, phi_check=phi_check)
 
     def datasets(self, items: Iterable[Any]) -> list[Any]:
         """De-identify several datasets (e.g. results before STOW-RS export)."""

@@ -3,7 +3,8 @@
 scan_phi() searches every string value of every DICOM element (private tags and nested sequences
 included) and every cell source and output of a notebook (text, HTML, JSON, streams, errors) for known
 identifying values — the originals held by a PseudonymMap, or those collected from the source data with
-identifiers_from_dicom() — and reports direct identifiers the Basic Profile removes that are still
+identifiers_from_dicom() — (numbers and coded strings excepted: a patient id '512' is no leak in Rows),
+and reports direct identifiers the Basic Profile removes that are still
 filled in, private attributes, and DICOM-style person names (FAMILY^GIVEN) in notebook output.
 """
 
@@ -17,7 +18,9 @@ from typing import Any
 
 import pandas as pd
 
+from medwb.deid.profile import DUMMY
 from medwb.deid.pseudonyms import PseudonymMap
+from medwb.deid.text import identifying_values, needle
 
 __all__ = ["scan_phi", "identifiers_from_dicom", "DIRECT_IDENTIFIERS"]
 
@@ -36,49 +39,32 @@ _PN = re.compile(r"\b[A-Z][A-Za-z'\-]{1,40}\^[A-Z][A-Za-z'\-]{1,40}\b")
 _TEXT_SUFFIXES = {".csv", ".json", ".txt", ".html", ".md", ".tsv", ".log", ".py"}
 
 
-_KINDS = {
-    "names": (),
-    "ids": ("PatientID", "OtherPatientIDs", "AccessionNumber", "MedicalRecordLocator"),
-    "dates": ("PatientBirthDate",),
-    "contacts": ("PatientAddress", "PatientTelephoneNumbers", "PatientTelecomInformation"),
-}
+_NOT_TEXT_VRS = {"US", "SS", "UL", "SL", "UV", "SV", "FL", "FD", "DS", "IS", "AT", "CS", "OF", "OD", "OL", "OV"}
+_DUMMIES = {v for v in DUMMY.values() if v}
 
 
 def identifiers_from_dicom(source: str | Path | Iterable[str | Path],
                            kinds: Iterable[str] = ("names", "ids", "dates", "contacts"),
                            name_parts: bool = True) -> list[str]:
     """Identifying values found in DICOM files: person names (and, with ``name_parts``, each family /
-    given name of 3+ letters), patient IDs, birth dates, addresses and phone numbers (``kinds`` picks
-    among "names", "ids", "dates", "contacts").
+    given name of 3+ letters), patient IDs, accession numbers, birth dates (also as written in text,
+    e.g. 1961-04-17), addresses and phone numbers (``kinds`` picks among "names", "ids", "dates",
+    "contacts" and "institution"; nested sequences included).
 
     Collect them from the original data before de-identification, then scan the outputs for them.
     """
     import pydicom
 
-    kinds = set(kinds)
-    unknown = kinds - set(_KINDS)
-    if unknown:
-        raise ValueError(f"unknown identifier kinds {sorted(unknown)}; use some of {sorted(_KINDS)}")
-    keywords = [kw for k in kinds for kw in _KINDS[k]]
+    kinds = list(kinds)
     vals: set[str] = set()
+    identifying_values(pydicom.Dataset(), kinds)  # checks the kinds once, even without files
     for p in _files(source):
         try:
             ds = pydicom.dcmread(p, stop_before_pixels=True)
         except Exception:  # noqa: BLE001 - not DICOM: nothing to collect
             continue
-        for kw in keywords:
-            v = ds.get(kw)
-            if v:
-                vals.update(str(x) for x in (v if not isinstance(v, str) and hasattr(v, "__len__") else [v]))
-        if "names" not in kinds:
-            continue
-        for elem in ds.iterall():
-            if elem.VR == "PN" and elem.value:
-                for pn in (elem.value if elem.VM > 1 else [elem.value]):
-                    vals.add(str(pn))
-                    if name_parts:
-                        vals.update(part for part in re.split(r"[\^= ,]+", str(pn)) if len(part) >= 3)
-    return sorted(v for v in vals if len(v.strip()) >= 3)
+        vals |= identifying_values(ds, kinds, name_parts=name_parts)
+    return sorted(vals)
 
 
 def _files(source: str | Path | Iterable[str | Path]) -> list[Path]:
@@ -100,7 +86,7 @@ def _needles(identifiers: Iterable[str] | PseudonymMap | None) -> list[tuple[str
     out = []
     for v in sorted({str(v).strip() for v in vals if v is not None and len(str(v).strip()) >= 3}, key=len,
                     reverse=True):
-        out.append((v, re.compile(r"(?<![A-Za-z0-9])" + re.escape(v) + r"(?![A-Za-z0-9])", re.IGNORECASE)))
+        out.append((v, needle(v)))
     return out
 
 
@@ -127,13 +113,14 @@ def _scan_dicom(path: Path, needles: list[tuple[str, re.Pattern[str]]], rows: li
                 for i, item in enumerate(elem.value):
                     walk(item, f"{here}[{i}].")
                 continue
-            if elem.keyword in DIRECT_IDENTIFIERS and elem.value not in (None, "", b""):
+            dummy = str(elem.value) in _DUMMIES  # what de-identification wrote: no identity
+            if elem.keyword in DIRECT_IDENTIFIERS and elem.value not in (None, "", b"") and not dummy:
                 rows.append({"path": str(path), "where": here, "kind": "direct identifier",
                              "value": _excerpt(elem.value)})
-            elif elem.VR == "PN" and elem.value and str(elem.value) != pseudonym:
+            elif elem.VR == "PN" and elem.value and str(elem.value) != pseudonym and not dummy:
                 rows.append({"path": str(path), "where": here, "kind": "person name", "value": _excerpt(elem.value)})
-            if elem.VR in ("OB", "OW", "OF", "OD", "UN") and not elem.tag.is_private:
-                continue
+            if (elem.VR in ("OB", "OW", "UN") and not elem.tag.is_private) or elem.VR in _NOT_TEXT_VRS:
+                continue  # pixels and numbers (a patient id '512' is no leak in Rows), coded strings
             text = str(elem.value) if not isinstance(elem.value, bytes) else elem.value.decode("latin-1", "replace")
             for hit in _hits(text, needles):
                 rows.append({"path": str(path), "where": here, "kind": "identifying value", "value": hit})
@@ -180,8 +167,14 @@ def scan_phi(paths: str | Path | Iterable[str | Path],
         "identifying value", "direct identifier", "person name", "private attribute", "person name pattern".
 
     Example:
-        >>> hits = scan_phi(["out/dicom", "notebooks"], identifiers=pseudonym_map)   # doctest: +SKIP
-        >>> assert hits.empty, hits
+        >>> from medwb.export.series import write_series
+        >>> ct = medwb.Volume.from_geometry(np.zeros((2, 4, 4), np.int16), modality="CT")
+        >>> _ = write_series(ct, tmp_path / "ct", patient_name="DOE^JANE", patient_id="MRN-77")
+        >>> _ = (tmp_path / "notes.txt").write_text("follow-up for MRN-77 next week")
+        >>> hits = scan_phi(tmp_path, identifiers=["MRN-77"])   # e.g. a PseudonymMap of the source data
+        >>> hits[["where", "kind", "value"]].drop_duplicates().values.tolist()
+        [['PatientName', 'person name', 'DOE^JANE'], ['PatientID', 'identifying value', 'MRN-77'],
+         ['text', 'identifying value', 'MRN-77']]
     """
     needles = _needles(identifiers)
     rows: list[dict[str, Any]] = []

@@ -4,14 +4,15 @@ Table E.1-1 (2024b) by attribute keyword. Actions: D replace with a dummy (or ps
 X remove, U replace the UID consistently. Compound actions of the standard are resolved to the one
 that keeps an object valid whatever its IOD: X/Z → Z, X/D and Z/D → D, X/Z/D → Z, X/Z/U* → U (UIDs in
 the sequence mapped, other values emptied). Options (PS3.15 E.3) change some actions; see
-medwb.deid.deidentify. Attributes not listed are kept, except private attributes, curves and overlay
-comments/data (removed), and any person name anywhere (emptied) as a safety net.
+medwb.deid.deidentify. Public attributes not listed here are removed unless medwb.deid.keep.KEEP names
+them (image description, geometry, acquisition, SEG / SR structure...); private attributes, curves and
+overlays are removed too.
 """
 
 from __future__ import annotations
 
 __all__ = ["ACTIONS", "DATE_VRS", "DESCRIPTORS", "PATIENT_CHARACTERISTICS", "DEVICE_IDENTITY",
-           "INSTITUTION_IDENTITY", "action_for"]
+           "INSTITUTION_IDENTITY", "DUMMY", "action_for"]
 
 _D = """
 AcquisitionFieldOfViewLabel AnnotationGroupLabel AnnotationGroupUID AssertionDateTime
@@ -185,6 +186,12 @@ def _table() -> dict[str, str]:
 
 #: keyword -> "X" | "Z" | "D" | "U"
 ACTIONS: dict[str, str] = _table()
+
+#: The dummy value the D action writes, by value representation (a PHI scan knows these are no identity).
+DUMMY: dict[str, str] = {"PN": "ANONYMOUS", "DA": "19000101", "DT": "19000101000000", "TM": "000000",
+                         "AS": "000Y", "SH": "ANONYMIZED", "LO": "ANONYMIZED", "ST": "ANONYMIZED",
+                         "LT": "ANONYMIZED", "UT": "ANONYMIZED", "CS": "ANONYMIZED", "AE": "ANONYMIZED",
+                         "UC": "ANONYMIZED", "UR": "", "IS": "0", "DS": "0"}
 
 #: Value representations that carry dates or times (shifted by the longitudinal option).
 DATE_VRS = frozenset({"DA", "DT", "TM"})

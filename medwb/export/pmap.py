@@ -35,6 +35,8 @@ def _as_volume(values: Any, reference: Volume | None, sources: list[Any]) -> tup
     params = dict(getattr(values, "params", None) or {})
     if isinstance(values, Volume):
         return values, method, params
+    if isinstance(getattr(values, "volume", None), Volume):  # an Attribution carries its grid
+        return values.volume, method, params
     array = np.asarray(getattr(values, "array", values))
     if reference is None:
         raise ValueError("a bare array has no geometry.\nFix: pass reference=<the image Volume it was computed "
@@ -67,7 +69,15 @@ def write_parametric_map(
         unit: UCUM unit of the values ("1": dimensionless).
 
     Example:
-        >>> write_parametric_map(attribution, "data/demo/case-000/image", "ig.dcm")   # doctest: +SKIP
+        >>> from medwb.export.series import write_series
+        >>> hu = np.zeros((4, 8, 8), np.int16)
+        >>> ct = medwb.Volume.from_geometry(hu, spacing=(2.5, 0.8, 0.8), modality="CT")
+        >>> _ = write_series(ct, tmp_path / "ct")                    # the image series the result is about
+        >>> from medwb.attribution import Attribution
+        >>> ig = np.linspace(-1, 1, 256, dtype=np.float32).reshape(ct.shape)
+        >>> a = Attribution(ig, ct.affine, "integrated_gradients", 1, params={"n_steps": 32})
+        >>> write_parametric_map(a, tmp_path / "ct", tmp_path / "ig.dcm").name
+        'ig.dcm'
     """
     import highdicom as hd
     from pydicom.sr.coding import Code
@@ -116,9 +126,15 @@ def read_parametric_map(path: str | Path, reference: Volume | None = None) -> Vo
     when medwb wrote the map.
 
     Example:
-        >>> m = read_parametric_map("ig.dcm", reference=image)   # doctest: +SKIP
-        >>> m.meta["method"]                                      # doctest: +SKIP
-        'integrated_gradients'
+        >>> from medwb.export.series import write_series
+        >>> hu = np.zeros((4, 8, 8), np.int16)
+        >>> ct = medwb.Volume.from_geometry(hu, spacing=(2.5, 0.8, 0.8), modality="CT")
+        >>> _ = write_series(ct, tmp_path / "ct")                    # the image series the result is about
+        >>> ig = ct.with_array(np.linspace(-1, 1, 256, dtype=np.float32).reshape(ct.shape))
+        >>> path = write_parametric_map(ig, tmp_path / "ct", tmp_path / "ig.dcm", method="saliency")
+        >>> m = read_parametric_map(path, reference=ct)
+        >>> m.meta["method"], m.same_grid(ct), bool(np.allclose(m.array, ig.array))
+        ('saliency', True, True)
     """
     import pydicom
 

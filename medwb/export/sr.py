@@ -64,8 +64,17 @@ def write_sr(
         procedure: the procedure code reported (default LOINC "CT unspecified body region").
 
     Example:
-        >>> write_sr(image_folder, "report.dcm", seg="seg.dcm", prediction=0.83, risk_score=1.2,
-        ...          model="densenet-demo", model_version="3")                # doctest: +SKIP
+        >>> from medwb.export.series import write_series
+        >>> hu = np.zeros((4, 8, 8), np.int16)
+        >>> ct = medwb.Volume.from_geometry(hu, spacing=(2.5, 0.8, 0.8), modality="CT")
+        >>> _ = write_series(ct, tmp_path / "ct")                    # the image series the result is about
+        >>> from medwb.export.seg import write_seg
+        >>> mask = np.zeros(ct.shape, np.uint8)
+        >>> mask[1:3, 2:5, 2:5] = 1                                  # 18 voxels of 1.6 mm³
+        >>> seg = write_seg({"lesion": ct.with_array(mask)}, tmp_path / "ct", tmp_path / "seg.dcm")
+        >>> write_sr(tmp_path / "ct", tmp_path / "report.dcm", seg=seg, prediction=0.83, risk_score=1.2,
+        ...          model="teachingnet", model_version="3").name
+        'report.dcm'
     """
     import highdicom as hd
     import pydicom
@@ -160,7 +169,17 @@ def read_sr(path: str | Path) -> pd.DataFrame:
     algorithm_parameters, segment_number, seg_uid.
 
     Example:
-        >>> read_sr("report.dcm")[["name", "value", "unit"]]   # doctest: +SKIP
+        >>> from medwb.export.series import write_series
+        >>> hu = np.zeros((4, 8, 8), np.int16)
+        >>> ct = medwb.Volume.from_geometry(hu, spacing=(2.5, 0.8, 0.8), modality="CT")
+        >>> _ = write_series(ct, tmp_path / "ct")                    # the image series the result is about
+        >>> from medwb.export.seg import write_seg
+        >>> mask = np.zeros(ct.shape, np.uint8)
+        >>> mask[1:3, 2:5, 2:5] = 1                                  # 18 voxels of 1.6 mm³
+        >>> seg = write_seg({"lesion": ct.with_array(mask)}, tmp_path / "ct", tmp_path / "seg.dcm")
+        >>> report = write_sr(tmp_path / "ct", tmp_path / "sr.dcm", seg=seg, prediction=0.83, risk_score=1.2)
+        >>> read_sr(report)[["name", "value", "unit"]].values.tolist()
+        [['Volume', 28.8, 'mm3'], ['Predicted probability', 0.83, '1'], ['Risk score', 1.2, '1']]
     """
     import pydicom
 

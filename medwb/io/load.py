@@ -33,6 +33,10 @@ def load_volume(path: str | os.PathLike | Sequence[str | os.PathLike], **kwargs:
     Raises:
         medwb.io.dicom.MixedSeriesError: a folder with several image series (the message lists them
             and says how to pick one).
+        medwb.io.dicom.DicomReadError: a file given by name that cannot be used (damaged or truncated
+            pixels, palette colour, a TransferSyntaxUID that is no transfer syntax, a RescaleSlope that is
+            not a finite number); in a folder such files are skipped with a warning that names them, and
+            ``medwb.scan_dicom(folder).problems`` gives each its reason.
 
     Example:
         >>> import numpy as np, tempfile

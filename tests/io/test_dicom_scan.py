@@ -151,7 +151,7 @@ def test_load_series_skips_junk_in_a_folder_but_raises_on_a_bad_file_given_by_na
     folder = tmp_path / "s"
     write_series(kit.make_volume(shape=(4, 12, 12)), folder)
     (folder / "README.txt").write_text("not dicom")
-    with pytest.warns(UserWarning, match="skipped 1 unreadable"):
+    with pytest.warns(UserWarning, match="skipped 1 unusable"):
         assert load_series(folder).shape == (4, 12, 12)
     from medwb.io.dicom import DicomReadError
 

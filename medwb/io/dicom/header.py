@@ -53,6 +53,7 @@ NON_IMAGE_KINDS = frozenset(k for _, k in _KIND_PREFIXES) | {"other"}
 
 _PIXEL_TAGS = {0x7FE00010: "PixelData", 0x7FE00008: "FloatPixelData", 0x7FE00009: "DoubleFloatPixelData"}
 _UNDEFINED = 0xFFFFFFFF
+_DEFLATED = "1.2.840.10008.1.2.1.99"
 
 
 def object_kind(sop_class: str, has_pixels: bool) -> str:
@@ -81,6 +82,8 @@ class Header:
     implicit_vr: bool
     little_endian: bool
     syntax: str | None = None  # set when ``ds`` is a dict of raw values (medwb.io.dicom.fast)
+    pixel_vr: str = ""  # VR of the pixel element as written (explicit VR files); "" when unknown
+    pixel_bytes: bytes | None = None  # the pixel value itself when it is not in the file as is (deflate)
 
     @property
     def transfer_syntax(self) -> str:
@@ -92,6 +95,7 @@ class Header:
     def truncated(self) -> bool:
         return (
             self.pixel_tag is not None
+            and self.pixel_bytes is None
             and self.pixel_length != _UNDEFINED
             and self.pixel_offset + self.pixel_length > self.file_size
         )
@@ -132,6 +136,8 @@ def read_header(path: str | Path, fp: BinaryIO | None = None, specific_tags: lis
                 f"{path}: cannot parse the DICOM header ({type(exc).__name__}: {exc}).\n"
                 "Fix: the file is damaged or truncated; re-export it or drop it."
             ) from exc
+        if str(getattr(ds, "file_meta", {}).get("TransferSyntaxUID", "")) == _DEFLATED:
+            return _deflated_header(path, f, size, specific_tags)
         implicit, little = ds.original_encoding
         implicit = bool(implicit) if implicit is not None else False
         little = bool(little) if little is not None else True
@@ -145,17 +151,46 @@ def read_header(path: str | Path, fp: BinaryIO | None = None, specific_tags: lis
             tag = (group << 16) | elem
             if tag in _PIXEL_TAGS:
                 pixel_tag = tag
+                vr = ""
                 if implicit:
                     (length,) = struct.unpack(endian + "I", head[4:8])
                     offset = pos + 8
                 else:
+                    if len(head) < 12:
+                        raise DicomReadError(
+                            f"{path} is truncated inside the pixel data element header.\n"
+                            "Fix: re-export or re-transfer the file, or drop it."
+                        )
+                    vr = head[4:6].decode("latin-1")
                     (length,) = struct.unpack(endian + "I", head[8:12])
                     offset = pos + 12
                 f.seek(offset)
+                return Header(path, ds, size, pixel_tag, offset, length, implicit, little, pixel_vr=vr)
         return Header(path, ds, size, pixel_tag, offset, length, implicit, little)
     finally:
         if own:
             f.close()
+
+
+def _deflated_header(path: Path, f: BinaryIO, size: int, specific_tags: list | None) -> Header:
+    """Deflated Explicit VR Little Endian: the dataset (pixels included) is only readable inflated."""
+    f.seek(0)
+    try:
+        tags = None if specific_tags is None else [*specific_tags, *_PIXEL_TAGS]
+        ds = pydicom.dcmread(f, force=True, specific_tags=tags)
+    except Exception as exc:  # zlib and pydicom raise many types on a damaged stream
+        raise DicomReadError(
+            f"{path}: cannot inflate its deflated dataset ({type(exc).__name__}: {exc}).\n"
+            "Fix: the file is damaged or truncated; re-export it or drop it."
+        ) from exc
+    for tag in _PIXEL_TAGS:
+        if tag in ds:
+            elem = ds[tag]
+            value = bytes(elem.value or b"")
+            vr = str(elem.VR)
+            del ds[tag]
+            return Header(path, ds, size, tag, 0, len(value), False, True, pixel_vr=vr, pixel_bytes=value)
+    return Header(path, ds, size, None, 0, 0, False, True)
 
 
 def stored_dtype(ds: Dataset | dict[int, bytes], little_endian: bool = True) -> np.dtype:

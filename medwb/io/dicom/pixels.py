@@ -18,13 +18,19 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from medwb.io.dicom.errors import DicomReadError
+from medwb.io.dicom.checks import (
+    expected_pixel_bytes,
+    photometric_problem,
+    pixel_data_problem,
+    rescale_problem,
+)
+from medwb.io.dicom.errors import DicomReadError, UnsupportedTransferSyntaxError
 from medwb.io.dicom.fast import parse_fast
+from medwb.io.dicom.frames import frame_geometry
 from medwb.io.dicom.header import (
     Header,
     check_decodable,
     object_kind,
-    raw_floats,
     raw_value,
     read_header,
     stored_dtype,
@@ -58,92 +64,6 @@ class FileRecord:
     notes: list[str] = field(default_factory=list)
 
 
-def _floats(value: Any, n: int) -> np.ndarray:
-    try:
-        arr = np.asarray([float(v) for v in value], dtype=np.float64)
-        return arr if arr.size == n else np.full(n, np.nan)
-    except (TypeError, ValueError):
-        return np.full(n, np.nan)
-
-
-def _first(ds: Dataset, seq: str) -> Dataset | None:
-    items = ds.get(seq)
-    return items[0] if items else None
-
-
-def _group_value(frame: Dataset | None, shared: Dataset | None, seq: str, key: str) -> Any:
-    for group in (frame, shared):
-        item = _first(group, seq) if group is not None else None
-        if item is not None and key in item:
-            return item[key].value
-    return None
-
-
-def _rescale(value: Any, default: float) -> float:
-    try:
-        return float(value) if value not in (None, "") else default
-    except (TypeError, ValueError):
-        return default
-
-
-def _frame_geometry(rec: FileRecord, ds: Dataset) -> None:
-    """Fill ipp/iop/pixel_spacing/slope/intercept for every frame of ``ds``."""
-    n = rec.n_frames
-    if n == 1:  # the hot path: raw values, no pydicom conversion
-        nan3, nan6, nan2 = np.full(3, np.nan), np.full(6, np.nan), np.full(2, np.nan)
-        ipp, iop, ps = raw_floats(ds, 0x00200032, 3), raw_floats(ds, 0x00200037, 6), raw_floats(ds, 0x00280030, 2)
-        rec.ipp = (nan3 if ipp is None else ipp)[None]
-        rec.iop = (nan6 if iop is None else iop)[None]
-        rec.pixel_spacing = (nan2 if ps is None else ps)[None]
-        rec.slope = np.array([_rescale(raw_value(ds, 0x00281053), 1.0)])
-        rec.intercept = np.array([_rescale(raw_value(ds, 0x00281052), 0.0)])
-        return
-    top_ipp = _floats(ds.get("ImagePositionPatient", []), 3)
-    top_iop = _floats(ds.get("ImageOrientationPatient", []), 6)
-    top_ps = _floats(ds.get("PixelSpacing", []), 2)
-    top_slope = _rescale(ds.get("RescaleSlope"), 1.0)
-    top_icpt = _rescale(ds.get("RescaleIntercept"), 0.0)
-    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
-    shared = _first(ds, "SharedFunctionalGroupsSequence")
-    if n > 1 and (per_frame or shared is not None):
-        frames = list(per_frame or [])
-        ipp, iop, ps, sl, ic = (np.full((n, 3), np.nan), np.full((n, 6), np.nan), np.full((n, 2), np.nan),
-                                np.ones(n), np.zeros(n))  # fmt: skip
-        for k in range(n):
-            fr = frames[k] if k < len(frames) else None
-            ipp[k] = _floats(_group_value(fr, shared, "PlanePositionSequence", "ImagePositionPatient") or [], 3)
-            iop[k] = _floats(
-                _group_value(fr, shared, "PlaneOrientationSequence", "ImageOrientationPatient") or [], 6
-            )
-            ps[k] = _floats(_group_value(fr, shared, "PixelMeasuresSequence", "PixelSpacing") or [], 2)
-            sl[k] = _rescale(_group_value(fr, shared, "PixelValueTransformationSequence", "RescaleSlope"), top_slope)
-            ic[k] = _rescale(
-                _group_value(fr, shared, "PixelValueTransformationSequence", "RescaleIntercept"), top_icpt
-            )
-        for k in range(n):  # legacy fields fill what the groups leave out
-            if np.isnan(iop[k]).any():
-                iop[k] = top_iop
-            if np.isnan(ps[k]).any():
-                ps[k] = top_ps
-        if np.isnan(ipp).any() and not np.isnan(top_ipp).any() and not np.isnan(iop[0]).any():
-            ipp = _stepped(ds, top_ipp, iop[0], n)
-        rec.ipp, rec.iop, rec.pixel_spacing, rec.slope, rec.intercept = ipp, iop, ps, sl, ic
-        return
-    rec.iop = np.tile(top_iop, (n, 1))
-    rec.pixel_spacing = np.tile(top_ps, (n, 1))
-    rec.slope, rec.intercept = np.full(n, top_slope), np.full(n, top_icpt)
-    if n > 1 and not np.isnan(top_ipp).any() and not np.isnan(top_iop).any():
-        rec.ipp = _stepped(ds, top_ipp, top_iop, n)  # legacy multi-frame: one position, a slice step
-    else:
-        rec.ipp = np.tile(top_ipp, (n, 1))
-
-
-def _stepped(ds: Dataset, ipp0: np.ndarray, iop: np.ndarray, n: int) -> np.ndarray:
-    step = _rescale(ds.get("SpacingBetweenSlices"), 0.0) or _rescale(ds.get("SliceThickness"), 1.0) or 1.0
-    normal = np.cross(iop[:3], iop[3:])
-    return ipp0[None, :] + np.arange(n)[:, None] * step * normal[None, :]
-
-
 def _decode(h: Header, f: Any) -> np.ndarray:
     """All frames of a file as (frames, rows, cols) stored values, through pydicom's decoders."""
     from pydicom.pixels import get_decoder
@@ -153,8 +73,11 @@ def _decode(h: Header, f: Any) -> np.ndarray:
     ds = h.ds
     if h.pixel_tag != 0x7FE00010:
         raise DicomReadError(f"{h.path}: float pixel data is not supported for stacking yet.")
-    f.seek(h.pixel_offset)
-    value = f.read() if h.pixel_length == 0xFFFFFFFF else f.read(h.pixel_length)
+    if h.pixel_bytes is not None:
+        value = h.pixel_bytes
+    else:
+        f.seek(h.pixel_offset)
+        value = f.read() if h.pixel_length == 0xFFFFFFFF else f.read(h.pixel_length)
     if h.pixel_length == 0xFFFFFFFF and value[-8:] == b"\xfe\xff\xdd\xe0\x00\x00\x00\x00":
         value = value[:-8]
     if isinstance(ds, dict):  # raw header from the fast walker: describe the pixels explicitly
@@ -206,8 +129,22 @@ _LOAD_TAGS = frozenset({
 
 @lru_cache(maxsize=64)
 def _is_plain(syntax: str) -> bool:
-    """Uncompressed and not deflated: pixel bytes can be read as they lie in the file."""
-    return not UID(syntax).is_compressed and syntax != "1.2.840.10008.1.2.1.99"
+    """Not compressed: pixel bytes are read as they lie in the file (deflated files: as inflated in memory).
+
+    Raises UnsupportedTransferSyntaxError when ``syntax`` is no transfer syntax at all.
+    """
+    uid = UID(syntax)
+    if not uid.is_transfer_syntax:
+        raise UnsupportedTransferSyntaxError(
+            f"unknown transfer syntax {syntax!r} (not a DICOM transfer syntax); no decoder can read its pixels."
+        )
+    return not uid.is_compressed
+
+
+def _swap_pairs(raw: bytes) -> bytes:
+    """8-bit pixels written as OW in big endian lie byte-swapped in 16-bit words: put them back."""
+    padded = raw + b"\0" * (len(raw) % 2)
+    return np.frombuffer(padded, ">u2").astype("<u2").tobytes()[: len(raw)]
 
 
 def _header(path: Path, f: Any) -> Header:
@@ -237,6 +174,13 @@ def _read_one(path: Path, index: int, buffer: np.ndarray | None) -> FileRecord:
         rec.instance_number = _int(raw_value(ds, 0x00200013), 0)
         if rec.kind != "image":
             return rec
+        try:
+            plain = _is_plain(h.transfer_syntax or "1.2.840.10008.1.2.1")
+        except UnsupportedTransferSyntaxError as exc:
+            raise UnsupportedTransferSyntaxError(
+                f"{path}: {exc}\nFix: correct TransferSyntaxUID in its file meta (it is usually 1.2.840.10008.1.2.1, "
+                "Explicit VR Little Endian), or leave the file out."
+            ) from None
         if _int(raw_value(ds, 0x00280002, le), 1) != 1:
             raise DicomReadError(
                 f"{path}: colour image (SamplesPerPixel {raw_value(ds, 0x00280002, le)}, "
@@ -247,18 +191,32 @@ def _read_one(path: Path, index: int, buffer: np.ndarray | None) -> FileRecord:
         rec.n_frames = _int(raw_value(ds, 0x00280008), 1)
         if rec.rows == 0 or rec.cols == 0:
             raise DicomReadError(f"{path}: Rows/Columns missing or 0.\nFix: the file is damaged; drop it.")
-        _frame_geometry(rec, ds)
-        plain = _is_plain(h.transfer_syntax or "1.2.840.10008.1.2.1")
+        _refuse(path, photometric_problem(raw_value(ds, 0x00280004)))
+        rec.ipp, rec.iop, rec.pixel_spacing, rec.slope, rec.intercept = frame_geometry(ds, rec.n_frames)
+        if rec.n_frames == 1:  # raw values, so that the report quotes what the file says
+            _refuse(path, rescale_problem(raw_value(ds, 0x00281053), raw_value(ds, 0x00281052)))
+        elif not (np.isfinite(rec.slope).all() and (rec.slope != 0).all() and np.isfinite(rec.intercept).all()):
+            k = int(np.flatnonzero(~np.isfinite(rec.slope) | (rec.slope == 0) | ~np.isfinite(rec.intercept))[0])
+            _refuse(path, f"RescaleSlope / RescaleIntercept of frame {k + 1} is not a usable number "
+                          f"({rec.slope[k]!r}, {rec.intercept[k]!r}). Fix: correct it in the file, or leave it out.")
+        dtype = stored_dtype(ds, h.little_endian)
+        if h.pixel_tag == 0x7FE00010 and (plain or h.pixel_length == 0xFFFFFFFF):
+            bits = _int(raw_value(ds, 0x00280100, le), 16)
+            need = expected_pixel_bytes(rec.rows, rec.cols, rec.n_frames, 1, bits) if plain else 0
+            _refuse(path, pixel_data_problem(h, need, f))
+        swapped = dtype.itemsize == 1 and not h.little_endian and h.pixel_vr == "OW"
         fast = (
             h.pixel_tag == 0x7FE00010
             and plain
+            and h.pixel_bytes is None
+            and not swapped
             and rec.n_frames == 1
             and buffer is not None
             and buffer.shape[1:] == (rec.rows, rec.cols)
         )
-        dtype = stored_dtype(ds, h.little_endian)
         if fast and buffer is not None and dtype.itemsize == buffer.itemsize and dtype.kind == buffer.dtype.kind:
             target = buffer[index]
+            f.seek(h.pixel_offset)
             got = f.readinto(target.view(np.uint8).reshape(-1))
             if got != target.nbytes:
                 raise DicomReadError(
@@ -271,8 +229,12 @@ def _read_one(path: Path, index: int, buffer: np.ndarray | None) -> FileRecord:
             rec.buffer_index = index
         elif h.pixel_tag == 0x7FE00010 and plain:
             nbytes = rec.n_frames * rec.rows * rec.cols * dtype.itemsize
-            f.seek(h.pixel_offset)
-            raw = f.read(nbytes)
+            if h.pixel_bytes is not None:
+                raw = h.pixel_bytes[:nbytes]
+            else:
+                f.seek(h.pixel_offset)
+                raw = f.read(nbytes + (nbytes % 2 if swapped else 0))
+                raw = _swap_pairs(raw)[:nbytes] if swapped else raw
             if len(raw) != nbytes:
                 raise DicomReadError(
                     f"{path} is truncated: {nbytes} bytes of pixel data expected, {len(raw)} present.\n"
@@ -282,6 +244,7 @@ def _read_one(path: Path, index: int, buffer: np.ndarray | None) -> FileRecord:
             rec.pixels = rec.pixels.reshape(rec.n_frames, rec.rows, rec.cols)
         else:
             rec.pixels = _decode(h, f)
+        if rec.pixels is not None:
             if (
                 rec.n_frames == 1
                 and buffer is not None
@@ -296,6 +259,13 @@ def _read_one(path: Path, index: int, buffer: np.ndarray | None) -> FileRecord:
             arr = buffer[index : index + 1] if rec.buffer_index >= 0 and buffer is not None else rec.pixels
             np.right_shift(np.left_shift(arr, shift, out=arr), shift, out=arr)
         return rec
+
+
+def _refuse(path: Path, problem: str | None) -> None:
+    """Raise the checks' verdict on one file as a DicomReadError (skipped, with a warning, in folders)."""
+    if problem:
+        reason, _, fix = problem.partition(" Fix: ")
+        raise DicomReadError(f"{path}: {reason}" + (f"\nFix: {fix}" if fix else ""))
 
 
 def read_files(

@@ -17,11 +17,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from medwb.io.dicom.checks import (
+    expected_pixel_bytes,
+    photometric_problem,
+    pixel_data_problem,
+    rescale_problem,
+)
 from medwb.io.dicom.errors import DicomReadError, MixedSeriesError
 from medwb.io.dicom.fast import parse_fast
+from medwb.io.dicom.files import walk_files
 from medwb.io.dicom.geometry import analyse_stack, orientation_groups
 from medwb.io.dicom.header import Header, check_decodable, object_kind, raw_floats, raw_value, read_header
-from medwb.io.dicom.series import list_files, load_series
+from medwb.io.dicom.series import load_series
 from medwb.volume import Volume
 
 __all__ = ["DicomIndex", "scan"]
@@ -43,7 +50,8 @@ _IMAGE_SOP_ROOT = "1.2.840.10008.5.1.4.1.1."
 _SCAN_TAGS = frozenset({
     0x00080016, 0x00080018, 0x00080020, 0x00080060, 0x00081030, 0x0008103E, 0x00100020, 0x0020000D,
     0x0020000E, 0x00200011, 0x00200012, 0x00200013, 0x00180081, 0x00200100, 0x00200032, 0x00200037,
-    0x00280030, 0x00280010, 0x00280011, 0x00280008, 0x00280002,
+    0x00280030, 0x00280010, 0x00280011, 0x00280008, 0x00280002, 0x00280004, 0x00280100, 0x00281052,
+    0x00281053,
 })  # fmt: skip
 
 
@@ -129,20 +137,35 @@ def _scan_one(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
         problems.append("header ends before SOPClassUID/SeriesInstanceUID: the file is truncated or damaged")
     elif kind == "other" and sop.startswith(_IMAGE_SOP_ROOT):
         problems.append(f"image object (SOP class {sop}) without pixel data")
-    if h.truncated:
-        problems.append(
-            f"truncated: pixel data needs {h.pixel_length} bytes, only {h.file_size - h.pixel_offset} present"
-        )
     if kind == "image":
-        try:
-            check_decodable(h.transfer_syntax, path)
-        except DicomReadError as exc:
-            problems.append(str(exc).split("\n")[0].replace(f"{path}: ", ""))
-        spp = row["samples_per_pixel"]
-        if not np.isnan(spp) and spp != 1:
-            problems.append(f"colour image (SamplesPerPixel {int(spp)}); load_series stacks greyscale only")
+        problems += _image_problems(h, row, path)
+    elif h.truncated:
+        problems.append(pixel_data_problem(h, 0) or "truncated")
     row["usable"] = not problems
     return row, problems
+
+
+def _image_problems(h: Header, row: dict[str, Any], path: Path) -> list[str]:
+    """What makes an image file unusable (medwb.io.dicom.checks, as load_series checks it)."""
+    ds = h.ds
+    try:
+        check_decodable(h.transfer_syntax, path)
+    except DicomReadError as exc:
+        return [str(exc).split("\n")[0].replace(f"{path}: ", "")]
+    found: list[str | None] = []
+    spp = row["samples_per_pixel"]
+    if not np.isnan(spp) and spp != 1:
+        found.append(f"colour image (SamplesPerPixel {int(spp)}); load_series stacks greyscale only")
+    found.append(photometric_problem(raw_value(ds, 0x00280004)))
+    if row["number_of_frames"] == 1:
+        found.append(rescale_problem(raw_value(ds, 0x00281053), raw_value(ds, 0x00281052)))
+    need = 0  # colour (already reported) may be chroma-subsampled (YBR_FULL_422): its size is not checked
+    grey = np.isnan(spp) or spp == 1
+    if h.pixel_tag == 0x7FE00010 and h.pixel_length != 0xFFFFFFFF and grey and not np.isnan(row["rows"] + row["cols"]):
+        bits = int(raw_value(ds, 0x00280100, h.little_endian) or 16)
+        need = expected_pixel_bytes(int(row["rows"]), int(row["cols"]), row["number_of_frames"], 1, bits)
+    found.append(pixel_data_problem(h, need))
+    return [p for p in found if p]
 
 
 def _tuple(arr: np.ndarray | None) -> tuple[float, ...] | None:
@@ -157,8 +180,16 @@ def _series_geometry(files: pd.DataFrame) -> tuple[str, float, list[tuple[str, s
     if files["ipp"].isna().any() or files["iop"].isna().any():
         bad = files[files["ipp"].isna() | files["iop"].isna()]["path"].iloc[0]
         return "no position", np.nan, [(bad, "no ImagePositionPatient/ImageOrientationPatient")]
-    if files[["rows", "cols"]].drop_duplicates().shape[0] > 1:
-        return "mixed size", np.nan, [(files["path"].iloc[0], "series mixes image sizes")]
+    sizes = list(zip(files["rows"], files["cols"]))
+    if len(set(sizes)) > 1:
+        counts = pd.Series(sizes).value_counts(sort=True)
+        common = counts.index[0]  # the size most files have; each file of another size is named
+        odd = [(p, rc) for p, rc in zip(files["path"], sizes) if rc != common]
+        return "mixed size", np.nan, [
+            (p, f"image size {int(rc[0])}x{int(rc[1])} differs from the series' {int(common[0])}x{int(common[1])} "
+                f"({counts.iloc[0]} files): leave this file out (often a localizer or a reformat)")
+            for p, rc in odd
+        ]
     iop = np.array(files["iop"].tolist())
     groups = orientation_groups(iop)
     if len(groups) > 1:
@@ -250,7 +281,10 @@ def scan(folder: str | os.PathLike, progress: bool = True, recursive: bool = Tru
     Returns:
         DicomIndex with ``.files`` (one row per DICOM file), ``.series`` (one row per series, with
         ``kind`` "image" / "SR" / "SEG" / "RTSTRUCT" / "PR" / "KO" / ... and a ``geometry`` verdict) and
-        ``.problems`` (path, series_uid, reason) for every unreadable or unusable file or series.
+        ``.problems`` (path, series_uid, reason) for every unreadable or unusable file (damaged or
+        truncated pixels, unknown transfer syntax, palette colour, a RescaleSlope that is not a finite
+        number...), every series whose slices do not form one grid (the odd files named), and every
+        folder not followed (a directory symlink loop).
 
     Example:
         >>> import numpy as np, tempfile
@@ -265,9 +299,9 @@ def scan(folder: str | os.PathLike, progress: bool = True, recursive: bool = Tru
     root = Path(folder)
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a folder.\nFix: pass the root folder of the DICOM files.")
-    paths = list_files(root, recursive=recursive)
+    paths, skipped = walk_files(root, recursive=recursive)
     rows: list[dict[str, Any]] = []
-    problems: list[dict[str, str]] = []
+    problems: list[dict[str, str]] = [{"path": str(p), "series_uid": "", "reason": why} for p, why in skipped]
     iterator: Any = paths
     if progress:
         from tqdm.auto import tqdm

@@ -17,8 +17,10 @@ import numpy as np
 import pydicom
 
 from medwb.io.dicom.errors import DicomReadError, MixedSeriesError, SeriesGeometryError
-from medwb.io.dicom.geometry import StackGeometry, analyse_stack, orientation_groups
+from medwb.io.dicom.files import list_files, walk_files
+from medwb.io.dicom.geometry import analyse_stack, orientation_groups
 from medwb.io.dicom.pixels import FileRecord, read_files
+from medwb.io.dicom.stacking import apply_rescale, duplicates, permute_inplace, resample_gaps, untilt
 from medwb.volume import Volume
 
 __all__ = ["load_series", "list_files"]
@@ -26,30 +28,18 @@ __all__ = ["load_series", "list_files"]
 Source = str | os.PathLike | Sequence[str | os.PathLike]
 
 
-def list_files(folder: str | os.PathLike, recursive: bool = True) -> list[Path]:
-    """Every regular, non-hidden file under ``folder`` (sorted), DICOM or not."""
-    out: list[Path] = []
-    stack = [Path(folder)]
-    while stack:
-        d = stack.pop()
-        with os.scandir(d) as it:
-            for e in it:
-                if e.name.startswith("."):
-                    continue
-                if e.is_dir():
-                    if recursive:
-                        stack.append(Path(e.path))
-                elif e.is_file():
-                    out.append(Path(e.path))
-    return sorted(out)
-
-
 def _resolve(source: Source) -> tuple[list[Path], bool, str]:
-    """(files, from_folder, label)."""
+    """(files, from_folder, label); folders not followed (symlink loops...) are warned about."""
     if isinstance(source, (str, os.PathLike)):
         p = Path(source)
         if p.is_dir():
-            files = list_files(p)
+            files, not_followed = walk_files(p)
+            if not_followed:
+                warnings.warn(
+                    f"{p}: {len(not_followed)} folder(s) not followed, e.g. {not_followed[0][0]}: "
+                    f"{not_followed[0][1]}",
+                    stacklevel=3,
+                )
             if not files:
                 raise DicomReadError(f"folder {p} holds no files.\nFix: pass the folder of one series.")
             return files, True, str(p)
@@ -114,81 +104,6 @@ def _check_same(records: list[FileRecord], label: str) -> None:
         )
 
 
-def _duplicates(geo: StackGeometry, stack: np.ndarray, names: list[str], slope: np.ndarray,
-                intercept: np.ndarray, uid: str) -> list[int]:  # fmt: skip
-    """Frames to drop because they repeat an identical frame; raise on differing ones."""
-    drop = []
-    for i, j in geo.duplicates:
-        same = slope[i] == slope[j] and intercept[i] == intercept[j] and np.array_equal(stack[i], stack[j])
-        if not same:
-            raise SeriesGeometryError(
-                f"series {uid}: {names[i]} and {names[j]} lie at the same position "
-                f"({float(geo.normal @ geo.ipp[list(geo.order).index(i)]):.4g} mm along the normal) but hold "
-                "different pixels: several acquisitions (echoes, phases, time points) share this series.\n"
-                "Fix: split the files by EchoTime / TemporalPositionIdentifier / AcquisitionNumber "
-                "(medwb.scan_dicom(folder).files lists them) and load one group as a list of files."
-            )
-        drop.append(j)
-    if drop:
-        warnings.warn(
-            f"series {uid}: dropped {len(drop)} duplicate slice(s) identical to another at the same "
-            f"position (e.g. {names[drop[0]]}).",
-            stacklevel=4,
-        )
-    return drop
-
-
-def _permute_inplace(arr: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """arr[:] = arr[order] one slice at a time along permutation cycles (no second volume in memory)."""
-    done = np.zeros(len(order), bool)
-    tmp = np.empty_like(arr[0])
-    for start in range(len(order)):
-        if done[start] or order[start] == start:
-            done[start] = True
-            continue
-        tmp[...] = arr[start]
-        k = start
-        while True:
-            src = int(order[k])
-            done[k] = True
-            if src == start:
-                arr[k] = tmp
-                break
-            arr[k] = arr[src]
-            k = src
-    return arr
-
-
-def _resample_gaps(stack: np.ndarray, geo: StackGeometry) -> tuple[np.ndarray, np.ndarray]:
-    """Linear interpolation along the normal onto a uniform grid; returns (stack, new distances)."""
-    d = geo.distance
-    m = int(round((d[-1] - d[0]) / geo.step)) + 1
-    t = np.minimum(d[0] + np.arange(m) * geo.step, d[-1])
-    hi = np.clip(np.searchsorted(d, t, side="right"), 1, len(d) - 1)
-    lo = hi - 1
-    w = ((t - d[lo]) / (d[hi] - d[lo]))[:, None, None].astype(np.float32)
-    out = stack[lo].astype(np.float32) * (1 - w) + stack[hi].astype(np.float32) * w
-    if np.issubdtype(stack.dtype, np.integer):
-        out = np.round(out).astype(stack.dtype)
-    return out, t
-
-
-def _untilt(stack: np.ndarray, geo: StackGeometry, offsets: np.ndarray) -> np.ndarray:
-    """Shift each slice in-plane so the stack lies on a grid orthogonal to its planes."""
-    from scipy import ndimage
-
-    r, c = geo.iop[:3], geo.iop[3:]
-    drow, dcol = geo.pixel_spacing
-    out = np.empty(stack.shape, np.float32)
-    fill = float(stack.min())
-    for k in range(len(stack)):
-        shift = (float(offsets[k] @ c) / drow, float(offsets[k] @ r) / dcol)
-        out[k] = ndimage.shift(stack[k].astype(np.float32), shift, order=1, mode="constant", cval=fill)
-    if np.issubdtype(stack.dtype, np.integer):
-        return np.round(out).astype(stack.dtype)
-    return out
-
-
 def _nominal_step(ds: pydicom.Dataset) -> float:
     """Slice spacing stated in the header (|SpacingBetweenSlices|, else SliceThickness, else 1 mm)."""
     for key in ("SpacingBetweenSlices", "SliceThickness"):
@@ -201,22 +116,6 @@ def _nominal_step(ds: pydicom.Dataset) -> float:
     return 1.0
 
 
-def _apply_rescale(stack: np.ndarray, slope: np.ndarray, intercept: np.ndarray) -> np.ndarray:
-    if np.all(slope == 1) and np.all(intercept == np.round(intercept)):
-        if np.all(intercept == 0):
-            return stack
-        lo = int(stack.min()) + int(intercept.min())
-        hi = int(stack.max()) + int(intercept.max())
-        dt = np.int16 if -32768 <= lo and hi <= 32767 else np.int32
-        out = stack.astype(dt)
-        out += intercept.astype(dt)[:, None, None]
-        return out
-    out = stack.astype(np.float32)
-    out *= slope.astype(np.float32)[:, None, None]
-    out += intercept.astype(np.float32)[:, None, None]
-    return out
-
-
 def load_series(
     source: Source,
     *,
@@ -227,8 +126,10 @@ def load_series(
     """Load one DICOM series as a Volume (axes slice, row, column; affine to LPS mm).
 
     Args:
-        source: a folder holding one series (searched recursively; non-DICOM files and non-image
-            objects such as SR or presentation states are skipped with a warning), a list of DICOM
+        source: a folder holding one series (searched recursively; non-DICOM files, unusable files --
+            damaged, palette colour, unknown transfer syntax, unusable RescaleSlope -- and non-image
+            objects such as SR or presentation states are skipped with a warning naming them; directory
+            symlink loops are not followed), a list of DICOM
             files, or one multi-frame file (Enhanced CT/MR or legacy multi-frame).
         on_gap: "raise" (default) when slice spacing is uneven (e.g. a missing slice); "resample"
             interpolates linearly onto a uniform grid, with a warning.
@@ -257,10 +158,11 @@ def load_series(
     others = [r for r in records if r.kind != "image"]
     if not images:
         kinds = sorted({r.kind for r in others})
+        example = f", e.g. {skipped[0][1]}" if skipped else ""
         raise DicomReadError(
             f"{label} holds no image to load ({len(others)} non-image objects: {', '.join(kinds) or 'none'}; "
-            f"{len(skipped)} unreadable files).\nFix: pass a folder or files of an image series; "
-            "medwb.scan_dicom(folder) shows what is there."
+            f"{len(skipped)} unusable files{example}).\nFix: pass a folder or files of an image series; "
+            "medwb.scan_dicom(folder) shows what is there and why each file is unusable."
         )
     if skipped or others:
         what = [f"{p.name} ({why})" for p, why in skipped[:3]] + [
@@ -268,7 +170,7 @@ def load_series(
             for r in others[:3]
         ]
         warnings.warn(
-            f"{label}: skipped {len(skipped)} unreadable file(s) and {len(others)} non-image object(s): "
+            f"{label}: skipped {len(skipped)} unusable file(s) and {len(others)} non-image object(s): "
             + ", ".join(what),
             stacklevel=2,
         )
@@ -323,7 +225,7 @@ def load_series(
     default_step = _nominal_step(first)
     geo = analyse_stack(ipp, iop[0], ps[0], default_step)
     if geo.duplicates:
-        drop = set(_duplicates(geo, stack, names, slope, intercept, uid))
+        drop = set(duplicates(geo, stack, names, slope, intercept, uid))
         keep = np.array([i for i in range(len(names)) if i not in drop])
         stack, names = stack[keep], [names[i] for i in keep]
         ipp, slope, intercept = ipp[keep], slope[keep], intercept[keep]
@@ -332,7 +234,7 @@ def load_series(
         geo = analyse_stack(ipp, iop[0], ps[0], default_step)
     order = geo.order
     if not np.array_equal(order, np.arange(len(order))):
-        stack = _permute_inplace(stack, order) if stack is buffer else stack[order]
+        stack = permute_inplace(stack, order) if stack is buffer else stack[order]
     slope, intercept = slope[order], intercept[order]
     names = [names[i] for i in order]
     files_sorted = [str(images[owner[i]].path) for i in order]
@@ -360,8 +262,8 @@ def load_series(
         )
         slope_u, icpt_u = np.unique(slope), np.unique(intercept)
         if len(slope_u) > 1 or len(icpt_u) > 1:  # rescale before mixing slices
-            stack, slope, intercept = _apply_rescale(stack, slope, intercept), np.ones(1), np.zeros(1)
-        stack, t = _resample_gaps(stack, geo)
+            stack, slope, intercept = apply_rescale(stack, slope, intercept), np.ones(1), np.zeros(1)
+        stack, t = resample_gaps(stack, geo)
         # positions of the new slices: the straight line through the first and last IPP
         frac = (t - t[0]) / (t[-1] - t[0]) if t[-1] > t[0] else np.zeros_like(t)
         ipp_new = geo.ipp[0] + frac[:, None] * (geo.ipp[-1] - geo.ipp[0])
@@ -387,13 +289,13 @@ def load_series(
                 "orthogonal to the image plane (linear interpolation).",
                 stacklevel=2,
             )
-            stack = _untilt(stack, geo, offsets)
+            stack = untilt(stack, geo, offsets)
             affine = geo.orthogonal_affine()
             notes.append(f"resampled to remove a {angle:.2f} degree gantry tilt")
         else:
             notes.append(f"sheared affine: gantry tilt {angle:.2f} degrees")
 
-    array = _apply_rescale(stack, slope, intercept)
+    array = apply_rescale(stack, slope, intercept)
     meta = {
         "series_uid": uid,
         "study_uid": str(first.get("StudyInstanceUID", "")),

@@ -86,7 +86,7 @@ def test_phi_in_profile_attributes_private_tags_and_sequences_comes_out_clean(cr
         assert ds.PatientBirthDate == "" and "PatientAddress" not in ds and "OtherPatientIDs" not in ds
         assert ds.InstitutionName == "" and ds.AccessionNumber == "" and ds.ReferringPhysicianName == ""
         assert not any(e.tag.is_private for e in ds.iterall())
-        assert ds.AnatomicRegionSequence[0].SecondaryReviewerName == ""
+        assert "SecondaryReviewerName" not in ds.AnatomicRegionSequence[0]  # not in the profile: removed
         assert ds.AnatomicRegionSequence[0].CodeMeaning == "Brain"  # non-identifying content survives
         assert "RequestAttributesSequence" not in ds
         assert ds.PatientIdentityRemoved == "YES"
@@ -151,13 +151,19 @@ def test_without_the_longitudinal_option_dates_are_removed(crafted):
 
 def test_clean_descriptors_keep_the_text_without_the_identifiers(crafted):
     tmp, _, _ = crafted
-    Deidentifier(PseudonymMap()).folder(tmp / "in", tmp / "out", progress=False)
+    Deidentifier(PseudonymMap(), clean_descriptors=True).folder(tmp / "in", tmp / "out", progress=False)
     ds = _read_all(tmp / "out")[0]
     assert ds.StudyDescription == "CT head for *** fall" and ds.SeriesDescription == "axial ***"
     assert ds.ImageComments == "patient *** moved"
-    Deidentifier(PseudonymMap(), clean_descriptors=False).folder(tmp / "in", tmp / "out2", progress=False)
-    plain = _read_all(tmp / "out2")[0]
-    assert "StudyDescription" not in plain and "SeriesDescription" not in plain
+    assert "113105" in [c.CodeValue for c in ds.DeidentificationMethodCodeSequence]
+
+
+def test_descriptors_are_removed_by_default_as_the_basic_profile_says(crafted):
+    tmp, _, _ = crafted
+    Deidentifier(PseudonymMap()).folder(tmp / "in", tmp / "out", progress=False)
+    plain = _read_all(tmp / "out")[0]
+    assert "StudyDescription" not in plain and "SeriesDescription" not in plain and "ImageComments" not in plain
+    assert "113105" not in [c.CodeValue for c in plain.DeidentificationMethodCodeSequence]
 
 
 def test_patient_characteristics_option_keeps_sex_and_age(crafted):

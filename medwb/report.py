@@ -42,6 +42,11 @@ _OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 _EXTERNAL = re.compile(r"""(?:\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//)|(?:url\(\s*["']?\s*(?:https?:)?//)"""
                        r"""|(?:@import\s+["'](?:https?:)?//)""", re.IGNORECASE)
 _ANCHOR = re.compile(r"<a\s[^>]*>", re.IGNORECASE)
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # terminal colours in kernel error messages
+# what HTML outputs keep on a report page (JupyterLab's untrusted-notebook rule): formatting, never anything that runs
+_HTML_TAGS = frozenset("a abbr b blockquote br caption code col colgroup dd del details div dl dt em figcaption figure "
+                       "h1 h2 h3 h4 h5 h6 hr i img ins kbd li ol p pre q s samp small span strong style sub summary "
+                       "sup table tbody td tfoot th thead tr u ul var".split())
 
 
 @dataclass
@@ -91,7 +96,7 @@ def find_notebooks(selection: Sequence[str] | None = None, folder: str | Path | 
         folder: where the notebooks are (default: notebooks/ of the checkout).
 
     Example:
-        >>> [p.name for p in find_notebooks(["01"])]  # doctest: +SKIP
+        >>> [p.name for p in find_notebooks(["01"])]
         ['01_cohort_tour.ipynb']
     """
     root = Path(folder) if folder is not None else default_notebook_dir()
@@ -173,9 +178,12 @@ def execute_notebook(path: str | Path, *, timeout: int = 600, kernel_name: str =
     the error is recorded in ``NotebookRun.error`` and the outputs up to it are kept.
 
     Example:
-        >>> run = execute_notebook("notebooks/01_cohort_tour.ipynb")  # doctest: +SKIP
-        >>> run.ok, run.figures > 0, run.peak_rss < 2 * 2**30
-        (True, True, True)
+        >>> import nbformat
+        >>> cell = nbformat.v4.new_code_cell("import matplotlib.pyplot as plt; plt.plot([0, 1], [1, 0]);")
+        >>> nbformat.write(nbformat.v4.new_notebook(cells=[cell]), tmp_path / "plot.ipynb")
+        >>> run = execute_notebook(tmp_path / "plot.ipynb")          # a fresh kernel: a few seconds
+        >>> run.ok, run.figures, run.peak_rss < 2 * 2**30
+        (True, 1, True)
     """
     nbformat = _need("nbformat")
     nbclient = _need("nbclient")
@@ -230,13 +238,40 @@ def _replace_widgets(nb: Any) -> None:
     nb.metadata.pop("widgets", None)
 
 
+def _clean_outputs(nb: Any) -> None:
+    """Data is text, never markup: the HTML a cell displayed (often built around values from data) loses what
+    runs (scripts, ``on...`` handlers, javascript: URLs, frames, forms); JavaScript outputs are shown, not run."""
+    import bleach  # nbconvert's own dependency
+    from bleach.css_sanitizer import ALLOWED_CSS_PROPERTIES, CSSSanitizer
+
+    css = CSSSanitizer(allowed_css_properties=ALLOWED_CSS_PROPERTIES | {"vertical-align", "text-align", "padding"})
+    cleaner = bleach.Cleaner(tags=_HTML_TAGS, attributes=lambda tag, name, value: not name.lower().startswith("on"),
+                             protocols={"http", "https", "mailto", "data"}, strip=True, css_sanitizer=css)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "text/html" in data:
+                raw = data["text/html"]
+                data["text/html"] = cleaner.clean("".join(raw) if isinstance(raw, list) else raw)
+            for mime in ("application/javascript", "text/javascript"):
+                if mime in data:
+                    data.setdefault("text/plain", f"[JavaScript output, not run in this page]\n{data.pop(mime)}")
+
+
 def notebook_html(nb: Any, title: str = "") -> str:
     """A self-contained HTML page of an executed notebook (figures as embedded PNG, nothing fetched online).
 
+    HTML outputs keep their formatting but lose scripts and event handlers (as JupyterLab shows an untrusted
+    notebook); text, errors and the title are escaped. Markdown cells are the author's and stay as written.
+
     Example:
-        >>> page = notebook_html(execute_notebook("notebooks/01_cohort_tour.ipynb").notebook)  # doctest: +SKIP
-        >>> "data:image/png;base64," in page and not external_references(page)
-        True
+        >>> import nbformat
+        >>> png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+        >>> figure = nbformat.v4.new_output("display_data", data={"image/png": png})  # as a kernel sends it
+        >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("plot()", outputs=[figure])])
+        >>> page = notebook_html(nb, title="A tour")
+        >>> "data:image/png;base64," in page, external_references(page)
+        (True, [])
     """
     import copy
 
@@ -246,6 +281,7 @@ def notebook_html(nb: Any, title: str = "") -> str:
 
     nb = copy.deepcopy(nb)
     _replace_widgets(nb)
+    _clean_outputs(nb)
     if title:
         nb.metadata["title"] = title
     exporter = HTMLExporter(template_name="lab", embed_images=True,
@@ -272,7 +308,7 @@ def _mib(n: int) -> str:
 def _index_html(runs: list[NotebookRun], pages: list[str], info: dict[str, Any]) -> str:
     rows = []
     for run, page in zip(runs, pages):
-        status = "ok" if run.ok else f"failed: {html.escape(run.error or '')}"
+        status = "ok" if run.ok else f"failed: {html.escape(_ANSI.sub('', run.error or ''))}"
         rows.append(f"<tr class={'ok' if run.ok else 'failed'}><td><a href=\"{html.escape(page)}\">"
                     f"{html.escape(run.path.stem)}</a></td><td>{html.escape(run.title)}</td><td>{status}</td>"
                     f"<td>{run.seconds:.1f}</td><td>{_mib(run.peak_rss)}</td><td>{run.figures}</td>"
@@ -318,9 +354,12 @@ def build_report(out_dir: str | Path, notebooks: Sequence[str] | None = None, *,
         The runs, in course order; a failed notebook still gets its page (with the error shown).
 
     Example:
-        >>> runs = build_report("report", notebooks=["01"])  # doctest: +SKIP
-        >>> all(r.ok for r in runs)
-        True
+        >>> import nbformat
+        >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
+        >>> nbformat.write(nb, tmp_path / "01_first.ipynb")
+        >>> runs = build_report(tmp_path / "report", notebook_dir=tmp_path, progress=False)
+        >>> [(r.ok, r.path.name) for r in runs], sorted(p.name for p in (tmp_path / "report").iterdir())
+        ([(True, '01_first.ipynb')], ['01_first.html', 'index.html', 'summary.json'])
     """
     from tqdm.auto import tqdm
 

@@ -98,3 +98,78 @@ def test_report_of_the_first_tutorial_has_embedded_figures_no_web_references_and
     assert known
     found = scan_phi(out, identifiers=known)
     assert found.empty, found.head().to_string()
+
+
+# Data is text, never markup (issue 12): values from data reach the report's pages escaped, and HTML a cell
+# built around them loses anything that runs.
+HOSTILE = '<img src=x onerror="alert(1)">'
+
+
+def _what_runs(page: str) -> list[str]:
+    """What a browser would run in ``page``: on... handlers, javascript: URLs, scripts that call alert."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Parser(HTMLParser):
+        script = False
+
+        def handle_starttag(self, tag, attrs):
+            self.script = tag == "script"
+            found.extend(f"<{tag} {k}={v!r}>" for k, v in attrs
+                         if k.startswith("on") or (v or "").strip().lower().startswith("javascript:"))
+
+        def handle_data(self, data):
+            if self.script and "alert" in data:
+                found.append(f"<script>{data.strip()[:60]}")
+
+    Parser().feed(page)
+    return found
+
+
+def test_notebook_page_shows_data_as_text_and_runs_nothing_a_cell_displayed():
+    import html
+
+    import nbformat
+    import pandas as pd
+
+    cell = nbformat.v4.new_code_cell("show(cohort)")
+    table = pd.DataFrame({"patient_id": [HOSTILE], "<b>site</b>": ["&amp;"]})
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text=f"loaded {HOSTILE}\n"),
+        nbformat.v4.new_output("display_data", data={"text/html": table._repr_html_(), "text/plain": "t"}),
+        nbformat.v4.new_output("display_data", data={"text/html": f"<b>case</b> {HOSTILE}<script>alert(2)</script>"
+                                                                  "<a href='javascript:alert(3)'>open</a>"}),
+        nbformat.v4.new_output("display_data", data={"application/javascript": "alert(4)"}),
+        nbformat.v4.new_output("error", ename="ValueError", evalue=HOSTILE, traceback=[f"ValueError: {HOSTILE}"]),
+    ]
+    page = notebook_html(nbformat.v4.new_notebook(cells=[cell]), title=f"case {HOSTILE}")
+    assert HOSTILE not in page and _what_runs(page) == []
+    escaped = html.escape(HOSTILE, quote=False)
+    assert page.count(escaped) >= 4  # printed, table cell, error value and traceback, title: all as text
+    assert f"<title>case {escaped}" in page or f"<title>case {html.escape(HOSTILE)}" in page
+    assert "&lt;b&gt;site&lt;/b&gt;" in page and "&amp;amp;" in page  # column name and cell, as written
+    assert '<table border="1" class="dataframe">' in page and "<style scoped" in page  # formatting kept
+    assert "<b>case</b>" in page and "[JavaScript output, not run in this page]" in page
+
+
+@pytest.mark.slow
+def test_index_and_pages_show_hostile_titles_outputs_and_errors_as_text(tmp_path):
+    import html
+
+    import nbformat
+
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    code = (f"from IPython.display import HTML, display\npid = {HOSTILE!r}\nprint(pid)\n"
+            "display(HTML(f'<b>{pid}</b>'))\nraise ValueError(f'no image for {pid}')")
+    nbformat.write(_notebook([("md", "# Review of <i>case</i> &amp; co"), ("code", code)]), nbs / "01_review.ipynb")
+    out = tmp_path / "report"
+    assert main(["report", str(out), "--notebook-dir", str(nbs)]) == 1
+    index = (out / "index.html").read_text()
+    page = (out / "01_review.html").read_text()
+    for text in (index, page):
+        assert HOSTILE not in text and _what_runs(text) == []
+    assert f"failed: ValueError: no image for {html.escape(HOSTILE)}</td>" in index  # the error, as plain text
+    assert "<td>Review of &lt;i&gt;case&lt;/i&gt; &amp;amp; co</td>" in index  # the title, as written
+    assert page.count(html.escape(HOSTILE, quote=False)) >= 2  # printed and raised

@@ -1,4 +1,5 @@
-"""A tiny loopback HTTP proxy that misbehaves on purpose: delays, 503s, responses cut short."""
+"""A tiny loopback HTTP proxy that misbehaves on purpose: delays, 503s, responses cut short or trickled,
+answers rewritten (corrupted) on their way."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import base64
 import http.client
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -13,7 +15,8 @@ _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host
 
 
 class FaultProxy:
-    """Forwards to ``target`` (http://127.0.0.1:PORT); set .delay, .fail_next, .cut_after to misbehave."""
+    """Forwards to ``target`` (http://127.0.0.1:PORT); set .delay, .fail_next, .cut_after, .trickle,
+    .rewrite to misbehave."""
 
     def __init__(self, target: str, *, token: str | None = None, upstream_auth: tuple[str, str] | None = None):
         """With ``token`` the proxy is a bearer-token gateway: it answers 401 unless the request carries
@@ -24,6 +27,10 @@ class FaultProxy:
         self.delay = 0.0  # seconds before answering each request
         self.fail_next = 0  # answer this many next requests with 503
         self.cut_after: int | None = None  # send only this many body bytes of the next multipart answer
+        self.trickle: float | None = None  # send multipart answers one byte every this many seconds
+        self.trickle_for = 30.0  # then close the connection (a client without a deadline ends, late)
+        # rewrite(path, content_type, body) -> (content_type, body) or None to pass the answer unchanged
+        self.rewrite: Callable[[str, str, bytes], tuple[str, bytes] | None] | None = None
         self.arrivals: list[tuple[str, str]] = []  # (method, path) as requests come in
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status sent) as answers go out
         self._lock = threading.Lock()
@@ -74,6 +81,14 @@ class FaultProxy:
                     return
                 finally:
                     conn.close()
+                ctype = resp.getheader("Content-Type", "")
+                headers_out = [(k, v) for k, v in resp.getheaders() if k.lower() not in _HOP]
+                changed = proxy.rewrite(self.path, ctype, data) if proxy.rewrite is not None else None
+                if changed is not None:
+                    ctype, data = changed
+                    headers_out = [(k, v) for k, v in headers_out if k.lower() != "content-type"]
+                    headers_out.append(("Content-Type", ctype))
+                trickle = proxy.trickle if "multipart" in ctype else None
                 cut = None
                 with proxy._lock:
                     if proxy.cut_after is not None and "multipart" in resp.getheader("Content-Type", ""):
@@ -81,13 +96,22 @@ class FaultProxy:
                 proxy.requests.append((self.command, self.path, resp.status))
                 try:
                     self.send_response(resp.status)
-                    for k, v in resp.getheaders():
-                        if k.lower() not in _HOP:
-                            self.send_header(k, v)
+                    for k, v in headers_out:
+                        self.send_header(k, v)
                     self.send_header("Content-Length", str(len(data)))
                     if cut is not None:
                         self.send_header("Connection", "close")
                     self.end_headers()
+                    if trickle is not None:
+                        start = time.monotonic()
+                        for i in range(len(data)):
+                            if time.monotonic() - start > proxy.trickle_for:
+                                self.close_connection = True
+                                return
+                            self.wfile.write(data[i:i + 1])
+                            self.wfile.flush()
+                            time.sleep(trickle)
+                        return
                     self.wfile.write(data if cut is None else data[:cut])
                     self.wfile.flush()
                 except OSError:  # the client gave up (timeout): nothing to tell it

@@ -1,7 +1,8 @@
 """Cohorts from a PACS over DICOMweb: search (QIDO-RS), retrieve (WADO-RS), store (STOW-RS).
 
-The parts, lowest first: config (settings, credentials, errors, retries), query (search results as
-tables), wado (multipart responses), cache (the on-disk series cache), client (DicomWebSource), cohort
+The parts, lowest first: deadline (a wall-clock limit per request), cache (the on-disk series cache,
+check_uid), config (settings, credentials, redaction, errors, retries), query (search results as
+tables), wado (multipart responses), stow (storing), client (DicomWebSource), cohort
 (cohort_from_dicomweb: a medwb.Cohort from a search joined with a clinical table), orthanc (a local
 Orthanc server for tests and demos). This module is the one to import.
 
@@ -19,11 +20,16 @@ from medwb.io.dicomweb.cohort import NON_IMAGE_MODALITIES, cohort_from_dicomweb
 from medwb.io.dicomweb.config import (
     DicomWebConnectionError,
     DicomWebError,
+    DicomWebMalformedError,
     DicomWebNotFoundError,
     DicomWebStoreError,
+    DicomWebTimeoutError,
+    DicomWebWarning,
+    redact,
 )
 
 __all__ = [
     "DicomWebSource", "RetrievedSeries", "cohort_from_dicomweb", "DicomWebError", "DicomWebConnectionError",
-    "DicomWebNotFoundError", "DicomWebStoreError", "NON_IMAGE_MODALITIES",
+    "DicomWebTimeoutError", "DicomWebMalformedError", "DicomWebWarning", "DicomWebNotFoundError",
+    "DicomWebStoreError", "NON_IMAGE_MODALITIES", "redact",
 ]

@@ -36,9 +36,22 @@ def default_cache_dir() -> Path:
 
 
 def check_uid(uid: object, what: str = "UID") -> str:
-    """A DICOM UID as a string, refusing anything that could escape the cache folder."""
+    """A DICOM UID as a string, refusing anything that could escape the cache folder.
+
+    Every path built from a UID (a search result, a multipart part, a marker file) goes through here:
+    only ASCII digits and single dots, at most 64 characters, so no '..', '/', drive or NUL can pass.
+
+    Example:
+        >>> check_uid("1.2.840.10008.1")
+        '1.2.840.10008.1'
+        >>> check_uid("../../etc")
+        Traceback (most recent call last):
+        ...
+        ValueError: UID '../../etc' is not a DICOM UID (digits and dots, at most 64 characters).
+        Fix: take the UID from a search result (study_uid / series_uid / sop_uid columns).
+    """
     s = str(uid).strip()
-    if not _UID.match(s) or len(s) > 64:
+    if len(s) > 64 or not _UID.fullmatch(s):
         raise ValueError(f"{what} {s!r} is not a DICOM UID (digits and dots, at most 64 characters).\n"
                          "Fix: take the UID from a search result (study_uid / series_uid / sop_uid columns).")
     return s
@@ -144,10 +157,10 @@ class SeriesCache:
             sops, sizes = info["sop_uids"], info.get("sizes")
         except (json.JSONDecodeError, KeyError):
             return None
-        paths = [self.instance_path(study_uid, series_uid, s) for s in sops]
-        try:
+        try:  # check_uid (in instance_path) refuses a tampered marker's UIDs: the series is not complete
+            paths = [self.instance_path(study_uid, series_uid, s) for s in sops]
             actual = [p.stat().st_size for p in paths]
-        except FileNotFoundError:
+        except (FileNotFoundError, ValueError, TypeError):
             return None
         return paths if sizes is None or actual == sizes else None
 

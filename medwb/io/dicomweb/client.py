@@ -3,8 +3,11 @@
 DicomWebSource adds what research use needs: searches as pandas tables (patient names left out unless
 asked), series retrieved into an on-disk cache keyed by UIDs (medwb.io.dicomweb.cache: atomic writes,
 resumable, instances kept byte for byte as sent, medwb.io.dicomweb.wado), Volumes through medwb's own
-DICOM loader, bounded retries with exponential backoff and timeouts, and credentials taken from the
-environment or a config file so that they never sit in a notebook (medwb.io.dicomweb.config).
+DICOM loader, bounded retries with exponential backoff, a wall-clock deadline on every request, and
+credentials taken from the environment or a config file so that they never sit in a notebook
+(medwb.io.dicomweb.config). Server answers are data, not trusted: malformed search results are left out
+and reported (medwb.io.dicomweb.query), non-DICOM parts and malformed UIDs raise DicomWebMalformedError,
+and no path is built from a UID that check_uid has not passed.
 STOW-RS goes through dicomweb-client; QIDO and WADO requests are built here on the same
 authenticated session (see _qido for why). cohort_from_dicomweb() (medwb.io.dicomweb.cohort) joins a
 query with a clinical table into a medwb.Cohort whose images live in the cache.
@@ -13,6 +16,7 @@ query with a clinical table into a medwb.Cohort whose images live in the cache.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -23,12 +27,14 @@ import pandas as pd
 
 from medwb.io.dicomweb.cache import SeriesCache, check_uid
 from medwb.io.dicomweb.config import (
-    DicomWebError,
+    DicomWebMalformedError,
     DicomWebNotFoundError,
     DicomWebSettings,
-    DicomWebStoreError,
+    DicomWebTimeoutError,
+    DicomWebWarning,
     fatal_error,
     with_retries,
+    within_deadline,
 )
 from medwb.io.dicomweb.query import (
     INSTANCE_FIELDS,
@@ -37,8 +43,10 @@ from medwb.io.dicomweb.query import (
     STUDY_FIELDS,
     date_range,
     paged,
+    parse_json,
     to_table,
 )
+from medwb.io.dicomweb.stow import store_objects
 from medwb.io.dicomweb.wado import iter_parts, sop_uid_of
 from medwb.volume import Volume
 
@@ -66,7 +74,8 @@ class DicomWebSource:
         cache: folder (or SeriesCache) for retrieved instances; default MEDWB_DICOMWEB_CACHE or
             ~/.cache/medwb/dicomweb.
         workers: parallel requests when instances are fetched one by one.
-        **options: timeout=(connect, read), retries, backoff, backoff_max, config_path.
+        **options: timeout=(connect, read), deadline (wall-clock seconds per request, default 300),
+            retries, backoff, backoff_max, config_path.
 
     Example:
         >>> src = DicomWebSource("http://127.0.0.1:8042/dicom-web", cache="/tmp/medwb-cache")  # doctest: +SKIP
@@ -84,7 +93,8 @@ class DicomWebSource:
         self._local = threading.local()
 
     def __repr__(self) -> str:
-        return f"DicomWebSource({self.settings.url!r}, auth={self.settings.auth_kind}, cache={str(self.cache.root)!r})"
+        return self.settings.scrub(f"DicomWebSource({self.settings.url!r}, auth={self.settings.auth_kind}, "
+                                   f"cache={str(self.cache.root)!r})")
 
     @property
     def session(self) -> Any:
@@ -128,11 +138,33 @@ class DicomWebSource:
                 r = self.session.get(f"{self.settings.url}/{path}?{qs}", timeout=self.settings.timeout,
                                      headers={"Accept": "application/dicom+json"})
                 r.raise_for_status()
-                return r.json() if r.status_code != 204 and r.content else []
+                if r.status_code == 204 or not r.content:
+                    return []
+                data = parse_json(r.content, r.headers.get("Content-Type", ""), what,
+                                  f"{self.settings.url}/{path}")
+                if not isinstance(data, list):
+                    raise DicomWebMalformedError(
+                        f"{what}: the answer from {self.settings.url}/{path} is a JSON "
+                        f"{type(data).__name__}, not a list of results.\n"
+                        "Fix: check that the URL is the server's DICOMweb root (e.g. http://host:8042/dicom-web).")
+                return data
 
             return self._call(what, get)
 
         return paged(fetch, limit)
+
+    def _table(self, items: list[dict[str, Any]], fields: list[tuple[str, str, str]], required: Sequence[str],
+               what: str) -> pd.DataFrame:
+        table = to_table(items, fields, required=required, what=what)
+        problems = table.attrs["problems"]
+        if len(problems):
+            first = problems.iloc[0]
+            warnings.warn(self.settings.scrub(
+                f"{what}: {len(problems)} of {len(items)} result(s) from {self.settings.url} are malformed and "
+                f"left out of the table, e.g. result {first['result']}: {first['problem']}.\n"
+                "Fix: report them to the PACS administrator; table.attrs['problems'] lists them all."),
+                DicomWebWarning, stacklevel=3)
+        return table
 
     def _filters(self, patient_id: str | None, study_uid: str | None, modality: str | None, date: Any,
                  filters: Mapping[str, Any] | None, modality_key: str) -> dict[str, Any]:
@@ -155,12 +187,16 @@ class DicomWebSource:
         fields = STUDY_FIELDS + ([NAME_FIELD] if include_names else [])
         query = self._filters(patient_id, study_uid, modality, date, filters, "ModalitiesInStudy")
         items = self._qido("studies", query, fields, limit, "search studies")
-        return to_table(items, fields)
+        return self._table(items, fields, ("study_uid",), "search studies")
 
     def search_series(self, *, patient_id: str | None = None, study_uid: str | None = None,
                       modality: str | None = None, date: Any = None, filters: Mapping[str, Any] | None = None,
                       limit: int | None = None, include_names: bool = False) -> pd.DataFrame:
         """QIDO-RS series search → one row per series.
+
+        Results the server sends malformed (a UID that is not one, a missing StudyInstanceUID or
+        SeriesInstanceUID, an element that is not DICOM JSON) are left out with a DicomWebWarning and
+        listed in ``table.attrs["problems"]``.
 
         Args:
             patient_id: PatientID (wildcards * and ? as the server allows).
@@ -176,14 +212,18 @@ class DicomWebSource:
         study = check_uid(study_uid, "StudyInstanceUID") if study_uid is not None else None
         path = f"studies/{study}/series" if study is not None else "series"
         items = self._qido(path, query, fields, limit, "search series")
-        return to_table(items, fields)
+        return self._table(items, fields, ("study_uid", "series_uid"), "search series")
 
     def search_instances(self, study_uid: str, series_uid: str) -> pd.DataFrame:
-        """QIDO-RS instance search within one series → sop_uid, sop_class, instance_number."""
+        """QIDO-RS instance search within one series → sop_uid, sop_class, instance_number.
+
+        A malformed result raises DicomWebMalformedError: leaving an instance out would make a series
+        that looks complete and is not.
+        """
         study, series = check_uid(study_uid, "StudyInstanceUID"), check_uid(series_uid, "SeriesInstanceUID")
-        items = self._qido(f"studies/{study}/series/{series}/instances", {}, INSTANCE_FIELDS, None,
-                           f"list instances of series {series}")
-        return to_table(items, INSTANCE_FIELDS)
+        what = f"list instances of series {series}"
+        items = self._qido(f"studies/{study}/series/{series}/instances", {}, INSTANCE_FIELDS, None, what)
+        return to_table(items, INSTANCE_FIELDS, required=("sop_uid",), what=what, strict=True)
 
     # -- WADO-RS --------------------------------------------------------------------------
     def retrieve(self, study_uid: str, series_uid: str, *, mode: Literal["auto", "series", "instances"] = "auto",
@@ -213,7 +253,7 @@ class DicomWebSource:
                 f"series {series} of study {study} has no instances on {self.settings.url}.\n"
                 "Fix: check the UIDs with search_series(...); the series may have been deleted or moved.")
         listing = listing.sort_values(["instance_number", "sop_uid"], na_position="last", kind="stable")
-        wanted = [check_uid(s, "SOPInstanceUID") for s in listing["sop_uid"]]  # InstanceNumber order: usually
+        wanted = list(listing["sop_uid"])  # checked by search_instances; InstanceNumber order: usually
         # the spatial order, which spares the loader a permutation of the whole volume
         have = self.cache.cached_sops(study, series) & set(wanted)
         n_cached = len(have)
@@ -247,18 +287,30 @@ class DicomWebSource:
     def _stream_series(self, study: str, series: str, wanted: set[str], have: set[str],
                        written: Callable[[str], None]) -> None:
         """One multipart WADO-RS request; instances are cached byte for byte as they arrive. A broken
-        stream is not fatal: the instances still missing are fetched one by one afterwards (with retries)."""
+        stream, a part that is not DICOM, or a deadline reached after some instances came are not fatal:
+        the instances still missing are fetched one by one afterwards (with retries, each under its own
+        deadline). A deadline reached before any instance came raises DicomWebTimeoutError."""
         import requests
 
+        what = f"retrieve series {series}"
+        n_written = 0
         try:
-            for part in iter_parts(self.session, self._series_url(study, series), timeout=self.settings.timeout):
-                sop = sop_uid_of(part)
-                if sop in have or sop not in wanted:
-                    continue
-                self.cache.put_instance(study, series, sop, part)
-                written(sop)
+            with within_deadline(self.settings, what):
+                for part in iter_parts(self.session, self._series_url(study, series), timeout=self.settings.timeout):
+                    try:
+                        sop = sop_uid_of(part)
+                    except DicomWebMalformedError:
+                        continue  # its instance is still missing: fetched alone below, or reported then
+                    if sop in have or sop not in wanted:
+                        continue
+                    self.cache.put_instance(study, series, sop, part)
+                    written(sop)
+                    n_written += 1
+        except DicomWebTimeoutError:
+            if not n_written:
+                raise
         except requests.HTTPError as e:
-            fatal = fatal_error(e, f"retrieve series {series}", self.settings)
+            fatal = fatal_error(e, what, self.settings)
             if fatal is not None:
                 raise fatal from None
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError):
@@ -266,14 +318,32 @@ class DicomWebSource:
 
     def _fetch_instances(self, study: str, series: str, sops: Sequence[str],
                          written: Callable[[str], None]) -> None:
+        stop = threading.Event()  # once one instance failed, the others not yet begun are not asked for
+
         def one(sop: str) -> None:
+            if stop.is_set():
+                return
+            try:
+                fetch(sop)
+            except BaseException:
+                stop.set()
+                raise
+
+        def fetch(sop: str) -> None:
             url = f"{self._series_url(study, series)}/instances/{sop}"
-            parts = self._call(f"retrieve instance {sop} of series {series}",
-                               lambda: list(iter_parts(self.session, url, timeout=self.settings.timeout)))
-            got = sop_uid_of(parts[0]) if len(parts) == 1 else None
+            what = f"retrieve instance {sop} of series {series}"
+            parts = self._call(what, lambda: list(iter_parts(self.session, url, timeout=self.settings.timeout)))
+            try:
+                got = sop_uid_of(parts[0]) if len(parts) == 1 else None
+            except DicomWebMalformedError as e:
+                raise DicomWebMalformedError(
+                    self.settings.scrub(f"{what}: {e}\nFix: the server ({self.settings.url}) sends something "
+                                        "else than the instance (a proxy's error page?); report it to the PACS "
+                                        "administrator. The rest of the series stays in the cache.")) from None
             if got != sop:
-                raise DicomWebError(f"asked for instance {sop}, the server sent {len(parts)} part(s)"
-                                    f"{f' for {got}' if got else ''}.")
+                raise DicomWebMalformedError(f"{what}: asked for instance {sop}, the server sent {len(parts)} "
+                                             f"part(s){f' for {got}' if got else ''}.\n"
+                                             "Fix: report it to the PACS administrator.")
             self.cache.put_instance(study, series, sop, parts[0])
             written(sop)
 
@@ -311,29 +381,5 @@ class DicomWebSource:
         Instances the server refuses raise DicomWebStoreError naming them (or stay in the table with
         raise_on_failure=False).
         """
-        import pydicom
-        from tqdm.auto import tqdm
-
-        items = [o if isinstance(o, pydicom.Dataset) else pydicom.dcmread(o) for o in objects]
-        if deidentify is not None:
-            items = [deidentify.dataset(d) for d in items]
-        rows: list[dict[str, Any]] = []
-        for start in tqdm(range(0, len(items), batch), desc="store", disable=not progress, leave=False):
-            chunk = items[start:start + batch]
-            result = self._call(f"store {len(chunk)} instance(s)", lambda c=chunk: self.client.store_instances(c))
-            failed = {str(i.ReferencedSOPInstanceUID): int(getattr(i, "FailureReason", 0))
-                      for i in (getattr(result, "FailedSOPSequence", None) or [])}
-            for ds in chunk:
-                sop = str(ds.SOPInstanceUID)
-                rows.append({"sop_uid": sop, "series_uid": str(ds.SeriesInstanceUID),
-                             "stored": sop not in failed,
-                             "reason": f"0x{failed[sop]:04X}" if sop in failed else ""})
-        table = pd.DataFrame(rows, columns=["sop_uid", "series_uid", "stored", "reason"])
-        bad = table[~table["stored"]]
-        if raise_on_failure and len(bad):
-            raise DicomWebStoreError(
-                f"the server refused {len(bad)} of {len(table)} instance(s), e.g. {bad.iloc[0]['sop_uid']} "
-                f"(failure reason {bad.iloc[0]['reason']}; 0xA7xx: out of resources, 0xA9xx: data set does "
-                "not match SOP class, 0xC000: cannot understand).\nFix: validate the objects, or call "
-                "store(..., raise_on_failure=False) to get the table.")
-        return table
+        return store_objects(self._call, self.client, objects, batch=batch, progress=progress,
+                             raise_on_failure=raise_on_failure, deidentify=deidentify)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from medwb.io.dicomweb.client import DicomWebSource
-from medwb.io.dicomweb.config import DicomWebError
+from medwb.io.dicomweb.config import DicomWebError, DicomWebWarning
 
 __all__ = ["cohort_from_dicomweb", "NON_IMAGE_MODALITIES"]
 
@@ -36,8 +37,10 @@ def cohort_from_dicomweb(source: DicomWebSource, query: Mapping[str, Any] | None
             Deidentifier's PseudonymMap, apart from the data). Other clinical columns are kept as given.
 
     Image paths are relative to ``cohort.root`` = the cache folder, so the cohort moves with its cache.
-    Patients without a retrievable series and series without clinical data are listed in
-    ``cohort.problems``; nothing is dropped silently.
+    Patients without a retrievable series, series without clinical data, series whose search result
+    is malformed (a UID that is not one) and series the server sends malformed (a part that is not DICOM,
+    a deadline missed) are listed in ``cohort.problems``; the rest of the cohort still loads, and nothing
+    is dropped silently.
 
     Example:
         >>> cohort = cohort_from_dicomweb(src, {"modality": "CT"}, "clinical.csv")   # doctest: +SKIP
@@ -46,24 +49,31 @@ def cohort_from_dicomweb(source: DicomWebSource, query: Mapping[str, Any] | None
 
     from medwb.cohort import Cohort, CohortError, CohortWarning
 
-    series = source.search_series(**dict(query or {}))
+    with warnings.catch_warnings():  # malformed results are reported in cohort.problems instead
+        warnings.simplefilter("ignore", DicomWebWarning)
+        series = source.search_series(**dict(query or {}))
+    problems: list[dict[str, Any]] = [
+        {"case_id": p["patient_id"] or f"(search result {p['result']})", "column": "image", "value": p["uid"],
+         "problem": f"malformed search result from the server: {p['problem']}",
+         "fix": "report it to the PACS administrator; the other series were loaded"}
+        for p in series.attrs["problems"].to_dict("records")]
     series = series[~series["modality"].isin(NON_IMAGE_MODALITIES)]
-    problems: list[dict[str, Any]] = []
     rows = []
     for pid, group in tqdm(list(series.groupby("patient_id", sort=True)), desc="cohort", disable=not progress,
                            leave=False):
         best = choose(group) if choose else group.sort_values(
             ["n_instances", "series_uid"], ascending=[False, True], na_position="last").iloc[0]
-        folder = source.cache.series_dir(best["study_uid"], best["series_uid"])
-        image: str | None = str(folder.relative_to(source.cache.root))
-        if retrieve:
-            try:
+        image: str | None = None
+        try:  # check_uid (in series_dir) refuses a UID that a choose() function made up
+            image = str(source.cache.series_dir(best["study_uid"], best["series_uid"]).relative_to(source.cache.root))
+            if retrieve:
                 source.retrieve(best["study_uid"], best["series_uid"], progress=False)
-            except DicomWebError as e:
-                image = None
-                problems.append({"case_id": str(pid), "column": "image", "value": best["series_uid"],
-                                 "problem": f"retrieval failed: {str(e).splitlines()[0]}",
-                                 "fix": "run cohort_from_dicomweb again once the server is reachable"})
+        except (DicomWebError, ValueError) as e:
+            image = None
+            problems.append({"case_id": str(pid), "column": "image", "value": best["series_uid"],
+                             "problem": f"retrieval failed: {source.settings.scrub(str(e).splitlines()[0])}",
+                             "fix": "run cohort_from_dicomweb again once the server is reachable; if the "
+                                    "server sends malformed data, report it to the PACS administrator"})
         rows.append({"case_id": str(pid), "patient_id": str(pid), "image": image,
                      "study_uid": best["study_uid"], "series_uid": best["series_uid"],
                      "modality": best["modality"], "study_date": best["study_date"]})
@@ -91,8 +101,6 @@ def cohort_from_dicomweb(source: DicomWebSource, query: Mapping[str, Any] | None
     if problems:
         cohort.problems = pd.concat([cohort.problems, pd.DataFrame(problems)], ignore_index=True)
     if len(cohort.problems):
-        import warnings
-
         warnings.warn(f"{len(cohort.problems)} problem(s); see cohort.problems", CohortWarning, stacklevel=2)
     return cohort
 

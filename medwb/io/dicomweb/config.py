@@ -3,30 +3,44 @@
 Credentials come from (first wins) the arguments, the environment (``MEDWB_DICOMWEB_URL``,
 ``MEDWB_DICOMWEB_TOKEN``, ``MEDWB_DICOMWEB_USER`` / ``MEDWB_DICOMWEB_PASSWORD``, ``MEDWB_DICOMWEB_HEADERS``
 as JSON) or a JSON file (``MEDWB_DICOMWEB_CONFIG``, default ``~/.config/medwb/dicomweb.json``), so that a
-notebook never needs to hold a secret. Secrets never appear in a repr, an error message or a log line.
-Also here: the errors of medwb.io.dicomweb and the bounded retry with exponential backoff.
+notebook never needs to hold a secret. Credentials written into the URL (``http://user:password@host``)
+are taken out of it as basic authentication, so the URL kept, shown and sent never carries them, and
+redact() is the one scrubber of every message, repr and progress bar that could show a URL or a secret.
+Also here: the errors of medwb.io.dicomweb, the bounded retry with exponential backoff, and the
+wall-clock deadline of each request (``deadline``, medwb.io.dicomweb.deadline).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import stat
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from medwb.io.dicomweb.deadline import DeadlineExceeded, RequestDeadline, watched_adapter
 
 __all__ = [
-    "DicomWebSettings", "DicomWebError", "DicomWebConnectionError", "DicomWebNotFoundError",
-    "DicomWebAuthError", "DicomWebStoreError", "with_retries", "fatal_error", "default_config_path", "RETRY_STATUS",
+    "DicomWebSettings", "DicomWebError", "DicomWebConnectionError", "DicomWebTimeoutError", "DicomWebNotFoundError",
+    "DicomWebAuthError", "DicomWebStoreError", "DicomWebMalformedError", "DicomWebWarning", "with_retries",
+    "within_deadline", "fatal_error", "default_config_path", "redact", "split_credentials", "RETRY_STATUS",
+    "DEFAULT_DEADLINE",
 ]
 
 T = TypeVar("T")
 #: HTTP statuses worth another try: timeouts, throttling, a server restarting or overloaded.
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: Seconds one request may take from start to last byte (a multipart series retrieval included).
+DEFAULT_DEADLINE = 300.0
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s]*@")
 
 
 class DicomWebError(RuntimeError):
@@ -35,6 +49,18 @@ class DicomWebError(RuntimeError):
 
 class DicomWebConnectionError(DicomWebError):
     """The server could not be reached, timed out or kept failing after every allowed retry."""
+
+
+class DicomWebTimeoutError(DicomWebConnectionError):
+    """A request ran past its wall-clock deadline (a slow or trickling server); it is not retried."""
+
+
+class DicomWebMalformedError(DicomWebError):
+    """The server's answer is not what DICOMweb promises (bad JSON, a malformed UID, a non-DICOM part)."""
+
+
+class DicomWebWarning(UserWarning):
+    """Something in a server's answer was left out (e.g. a search result with a malformed UID)."""
 
 
 class DicomWebNotFoundError(DicomWebError, LookupError):
@@ -47,6 +73,38 @@ class DicomWebAuthError(DicomWebError):
 
 class DicomWebStoreError(DicomWebError):
     """STOW-RS refused some instances (FailedSOPSequence) or the whole request."""
+
+
+def redact(text: object, secrets: Iterable[str] = ()) -> str:
+    """``text`` with the credentials of every URL in it and every one of ``secrets`` replaced by ***.
+
+    The one scrubber of medwb.io.dicomweb: reprs, error messages, warnings and progress bars go through it.
+
+    Example:
+        >>> redact("GET http://ann:pa55@pacs:8042/dicom-web failed; key k-1234", secrets=["k-1234"])
+        'GET http://***@pacs:8042/dicom-web failed; key ***'
+    """
+    out = _USERINFO.sub(r"\1***@", str(text))
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        for form in {secret, quote(secret, safe=""), quote(secret)}:
+            out = out.replace(form, "***")
+    return out
+
+
+def split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """(url without user:password@, user, password); user and password are None when the URL has none.
+
+    Example:
+        >>> split_credentials("https://ann:p%40ss@pacs.example.org/dicom-web")
+        ('https://pacs.example.org/dicom-web', 'ann', 'p@ss')
+    """
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    return (urlunsplit(parts._replace(netloc=host)), unquote(user) if user else None,
+            unquote(password) if colon else None)
 
 
 def default_config_path() -> Path:
@@ -83,14 +141,22 @@ class DicomWebSettings:
         token: bearer token (sent as "Authorization: Bearer ...").
         username, password: HTTP basic authentication (when no token).
         headers: further request headers (e.g. an API key header); values are treated as secrets.
-        timeout: (connect, read) seconds for every request.
+        timeout: (connect, read) seconds: how long to wait for the connection, and for each read.
+        deadline: wall-clock seconds for one whole request, last byte included (a server that trickles
+            its answer is cut off then, and DicomWebTimeoutError raised without a retry).
         retries: further attempts after a failed one (connection error, timeout, 5xx, 429, 408).
         backoff: first wait in seconds; doubled after every failure, capped at ``backoff_max``.
+
+    A URL with credentials in it (``http://user:password@host/...``) is split: the credentials become
+    basic authentication (unless username or token are given) and ``url`` keeps the rest.
 
     Example:
         >>> s = DicomWebSettings.resolve("http://127.0.0.1:8042/dicom-web", token="s3cret", config_path="/nonexistent")
         >>> "s3cret" in repr(s), s.auth_kind
         (False, 'bearer token')
+        >>> s = DicomWebSettings.resolve("http://ann:pa55word@127.0.0.1:8042/dicom-web", config_path="/nonexistent")
+        >>> s.url, s.auth_kind, "pa55word" in repr(s)
+        ('http://127.0.0.1:8042/dicom-web', 'basic', False)
     """
 
     url: str
@@ -99,9 +165,25 @@ class DicomWebSettings:
     password: str | None = field(default=None, repr=False)
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     timeout: tuple[float, float] = (5.0, 60.0)
+    deadline: float = DEFAULT_DEADLINE
     retries: int = 3
     backoff: float = 0.5
     backoff_max: float = 8.0
+
+    def __post_init__(self) -> None:
+        url, user, password = split_credentials(str(self.url))
+        object.__setattr__(self, "url", url)
+        if user is not None and self.username is None and self.token is None:
+            object.__setattr__(self, "username", user)
+            object.__setattr__(self, "password", password if self.password is None else self.password)
+        try:
+            deadline = float(self.deadline)
+        except (TypeError, ValueError):
+            deadline = math.nan
+        if not (math.isfinite(deadline) and deadline > 0):
+            raise DicomWebError(f"deadline is {self.deadline!r}; it must be a positive number of seconds.\n"
+                                f"Fix: pass e.g. deadline={DEFAULT_DEADLINE:g} (the default), or more for a slow link.")
+        object.__setattr__(self, "deadline", deadline)
 
     @classmethod
     def resolve(cls, url: str | None = None, *, token: str | None = None, username: str | None = None,
@@ -132,7 +214,7 @@ class DicomWebSettings:
                 raise DicomWebError('MEDWB_DICOMWEB_HEADERS must be a JSON object, e.g. {"X-Api-Key": "..."}'
                                     ) from None
         hdrs.update(headers or {})
-        for key in ("timeout", "retries", "backoff", "backoff_max"):
+        for key in ("timeout", "deadline", "retries", "backoff", "backoff_max"):
             if key not in options and key in cfg:
                 options[key] = cfg[key]
         if "timeout" in options:
@@ -156,6 +238,8 @@ class DicomWebSettings:
         import requests
 
         s = requests.Session()
+        s.mount("http://", watched_adapter())  # every request obeys the deadline of within_deadline()
+        s.mount("https://", watched_adapter())
         s.headers.update(self.headers)
         if self.token:
             s.headers["Authorization"] = f"Bearer {self.token}"
@@ -168,10 +252,9 @@ class DicomWebSettings:
         vals = [self.token, self.password, *self.headers.values()]
         return [v for v in vals if v and len(v) >= 4]
 
-    def scrub(self, text: str) -> str:
-        for s in self.secrets():
-            text = text.replace(s, "***")
-        return text
+    def scrub(self, text: object) -> str:
+        """``text`` with URL credentials and this server's secrets hidden (see redact)."""
+        return redact(text, self.secrets())
 
 
 def _status(exc: BaseException) -> int | None:
@@ -195,11 +278,27 @@ def fatal_error(exc: BaseException, what: str, settings: DicomWebSettings) -> Di
     return DicomWebError(f"{what}: HTTP {code}: {settings.scrub(str(exc))[:300]}")
 
 
+@contextmanager
+def within_deadline(settings: DicomWebSettings, what: str) -> Iterator[RequestDeadline]:
+    """Run the requests of the block under ``settings.deadline``; past it, DicomWebTimeoutError."""
+    try:
+        with RequestDeadline(settings.deadline) as deadline:
+            yield deadline
+    except DeadlineExceeded:
+        raise DicomWebTimeoutError(settings.scrub(
+            f"{what}: {settings.url} sent no complete answer within the {settings.deadline:g} s deadline "
+            "(a very slow server, or one that trickles its answer).\n"
+            "Fix: pass deadline=SECONDS (or \"deadline\" in the config file) for a slow link, or check the "
+            "server. Retrieval resumes from the cache when you run it again.")) from None
+
+
 def with_retries(call: Callable[[], T], *, what: str, settings: DicomWebSettings,
                  sleep: Callable[[float], None] = time.sleep) -> T:
     """Run ``call``; retry connection errors, timeouts and retryable HTTP statuses with backoff.
 
     404 raises DicomWebNotFoundError and 401/403 DicomWebAuthError at once (retrying cannot help).
+    Each attempt runs under the wall-clock ``settings.deadline``; one that runs past it raises
+    DicomWebTimeoutError at once (a trickling server would only trickle again).
     After ``settings.retries`` further failures, DicomWebConnectionError names the last cause.
     """
     import requests
@@ -209,7 +308,8 @@ def with_retries(call: Callable[[], T], *, what: str, settings: DicomWebSettings
     last: BaseException | None = None
     for attempt in range(attempts):
         try:
-            return call()
+            with within_deadline(settings, what):
+                return call()
         except requests.HTTPError as e:
             fatal = fatal_error(e, what, settings)
             if fatal is not None:

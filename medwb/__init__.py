@@ -31,10 +31,12 @@ __all__ = [
     "features",
     "survival",
     "viz",
+    "masks",
     "deid",
     "run_pipeline",
     "pipeline",
     "provenance",
+    "readers",
     "__version__",
 ]
 
@@ -53,10 +55,12 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "features": ("medwb.features", None),
     "survival": ("medwb.survival", None),
     "viz": ("medwb.viz", None),
+    "masks": ("medwb.masks", None),
     "deid": ("medwb.deid", None),
     "run_pipeline": ("medwb.pipeline", "run_pipeline"),
     "pipeline": ("medwb.pipeline", None),
     "provenance": ("medwb.provenance", None),
+    "readers": ("medwb.readers", None),
 }
 
 if TYPE_CHECKING:  # pragma: no cover

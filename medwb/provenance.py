@@ -4,7 +4,7 @@ A provenance record is a plain JSON-able dict with four parts:
 
 - ``data``: case id, DICOM series/study UIDs from the Volume's meta, and a pixel hash (BLAKE2b of the
   voxel bytes together with shape, dtype and affine, so a re-sampled or shifted image hashes differently);
-- ``model``: class, config and a weights hash (medwb.models.state_fingerprint: SHA-256 over every
+- ``model``: class, config and a weights hash (``state_fingerprint``: SHA-256 over every
   state_dict tensor, the same hash checkpoints and explain() record);
 - ``versions``: medwb, torch, captum, lifelines, numpy, python (read from package metadata, so
   nothing heavy is imported);
@@ -13,6 +13,11 @@ A provenance record is a plain JSON-able dict with four parts:
 ``render`` turns a record into a few lines of text (or a short dict) for notebooks and widgets;
 ``to_columns`` flattens it into ``prov_*`` columns for a results table. Nothing here imports torch
 unless a model is given.
+
+This module is the one home of provenance: the structured records above (``make_provenance``, used by
+the pipeline) and the flat stamp that checkpoints and explain()'s Attribution carry
+(``flat_provenance``) are built from the same parts (``versions``, ``state_fingerprint``,
+``pixel_hash``, ``utc_now``).
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ import numpy as np
 from medwb.volume import Volume
 
 __all__ = [
-    "pixel_hash", "data_identity", "model_identity", "versions", "make_provenance",
-    "render", "to_columns", "write_sidecar", "read_sidecar", "VERSION_PACKAGES",
+    "pixel_hash", "state_fingerprint", "data_identity", "model_identity", "versions", "utc_now",
+    "make_provenance", "flat_provenance", "render", "to_columns", "write_sidecar", "read_sidecar",
+    "VERSION_PACKAGES",
 ]
 
 #: Packages whose versions every record carries (missing ones are recorded as "not installed").
@@ -70,6 +76,33 @@ def pixel_hash(volume: Volume | np.ndarray, affine: np.ndarray | None = None, di
     return h.hexdigest()
 
 
+def state_fingerprint(model: Any) -> str:
+    """Short SHA-256 of a torch model's parameters and buffers (its state_dict, by sorted name).
+
+    The weights hash of every provenance record, checkpoint and Attribution: one changed weight or
+    buffer (e.g. BatchNorm running statistics) gives another hash; the device does not matter.
+
+    Example:
+        >>> import torch.nn as nn, torch
+        >>> net = nn.Linear(2, 1)
+        >>> before = state_fingerprint(net)
+        >>> with torch.no_grad():
+        ...     _ = net.bias.add_(1.0)
+        >>> len(before), before == state_fingerprint(net)
+        (16, False)
+    """
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def utc_now() -> str:
+    """The time stamp of every record: UTC, ISO 8601, whole seconds."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
 def data_identity(volume: Volume, case_id: str | None = None, source: str | os.PathLike | None = None
                   ) -> dict[str, Any]:
     """Identity of one image: case id, series/study UIDs from ``volume.meta``, pixel hash, geometry.
@@ -98,11 +131,9 @@ def data_identity(volume: Volume, case_id: str | None = None, source: str | os.P
 def model_identity(model: Any, checkpoint: str | os.PathLike | None = None) -> dict[str, Any]:
     """Class, config, parameter count and weights hash of a torch model (torch imported here).
 
-    The weights hash is ``medwb.models.state_fingerprint`` (every parameter and buffer), so one
-    changed weight gives another hash, and it matches what checkpoints and explain() record.
+    The weights hash is ``state_fingerprint`` (every parameter and buffer), so one changed weight
+    gives another hash, and it matches what checkpoints and explain() record.
     """
-    from medwb.models.checkpoint import state_fingerprint
-
     out: dict[str, Any] = {
         "model_class": type(model).__name__,
         "weights_hash": state_fingerprint(model),
@@ -182,11 +213,44 @@ def make_provenance(
         "device": device,
         "host": socket.gethostname(),
         "pid": os.getpid(),
-        "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_at": utc_now(),
     }
     if extra:
         rec["extra"] = _jsonable(dict(extra))
     return rec
+
+
+def flat_provenance(
+    *,
+    model: Any = None,
+    input_array: np.ndarray | None = None,
+    device: str | None = None,
+    time_key: str = "created_at",
+    **fields: Any,
+) -> dict[str, Any]:
+    """The flat provenance stamp that checkpoints and explain()'s Attribution carry.
+
+    Keys: every ``versions()`` entry (medwb, torch, captum, ..., python), ``model_class`` and
+    ``weights_hash`` (``state_fingerprint``) when a model is given, ``input_hash`` (``pixel_hash``
+    of ``input_array``) when one is given, ``device`` when given, the time under ``time_key``, then
+    ``fields`` (seed, data_hash, ...). ``render`` reads it as well as the structured records.
+
+    Example:
+        >>> p = flat_provenance(input_array=np.zeros((2, 2, 2), np.float32), seed=1, data_hash="abc")
+        >>> p["seed"], p["data_hash"], p["input_hash"] == pixel_hash(np.zeros((2, 2, 2), np.float32))
+        (1, 'abc', True)
+    """
+    out: dict[str, Any] = dict(versions())
+    if model is not None:
+        out["model_class"] = type(model).__name__
+        out["weights_hash"] = state_fingerprint(model)
+    if input_array is not None:
+        out["input_hash"] = pixel_hash(input_array)
+    if device is not None:
+        out["device"] = str(device)
+    out[time_key] = utc_now()
+    out.update(fields)
+    return out
 
 
 def _short(value: Any, n: int = 12) -> str:

@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from medwb.demo.truth import LABEL_LESION
 from medwb.volume import Volume
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["PLANES", "plane_slice", "show_slice", "slice_figure", "lesion_center_index"]
+__all__ = ["PLANES", "plane_slice", "plane_pixel_mm", "show_slice", "slice_figure", "lesion_center_index", "outline",
+           "display_scale", "display_signed", "display_map", "display_threshold", "DISPLAY_MASS"]
 
 #: plane name -> array axis held fixed
 PLANES = {"axial": 0, "coronal": 1, "sagittal": 2}
@@ -37,9 +39,23 @@ def plane_slice(array: np.ndarray, plane: str, index: int) -> np.ndarray:
     return cut if axis == 0 else cut[::-1]
 
 
+def plane_pixel_mm(spacing: Sequence[float], plane: str) -> tuple[float, float]:
+    """(height, width) in mm of one pixel of ``plane`` as plane_slice cuts it, from the (slice, row,
+    column) spacing: what every figure and viewer stretches a plane by to show millimetres.
+
+    Example:
+        >>> plane_pixel_mm((2.5, 0.9, 0.8), "axial"), plane_pixel_mm((2.5, 0.9, 0.8), "sagittal")
+        ((0.9, 0.8), (2.5, 0.9))
+    """
+    if plane not in PLANES:
+        raise ValueError(f"plane must be one of {list(PLANES)}, got {plane!r}")
+    s, r, c = (float(v) for v in spacing)
+    return {"axial": (r, c), "coronal": (s, c), "sagittal": (s, r)}[plane]
+
+
 def _aspect(volume: Volume, plane: str) -> float:
-    s, r, c = volume.spacing
-    return {"axial": r / c, "coronal": s / c, "sagittal": s / r}[plane]
+    height, width = plane_pixel_mm(volume.spacing, plane)
+    return height / width
 
 
 def lesion_center_index(mask: Volume | np.ndarray) -> tuple[int, int, int]:
@@ -49,6 +65,120 @@ def lesion_center_index(mask: Volume | np.ndarray) -> tuple[int, int, int]:
     if len(idx) == 0:
         return tuple(int(s) // 2 for s in arr.shape)  # type: ignore[return-value]
     return tuple(int(round(v)) for v in idx.mean(axis=0))  # type: ignore[return-value]
+
+
+def outline(region: np.ndarray) -> np.ndarray:
+    """The one-pixel outline of a 2D boolean region: its pixels with a 4-neighbour outside it.
+
+    Outside the image counts as outside the region, so a region cut by the image border is
+    outlined along the border too. The viewers' mask contours are drawn with it.
+
+    Example:
+        >>> m = np.zeros((5, 5), bool); m[1:4, 1:4] = True
+        >>> int(outline(m).sum()), bool(outline(m)[2, 2])
+        (8, False)
+    """
+    m = np.asarray(region, dtype=bool)
+    if m.ndim != 2:
+        raise ValueError(f"outline takes a 2D region, got shape {m.shape}.\nFix: cut a plane first (plane_slice).")
+    p = np.pad(m, 1)
+    inner = p[1:-1, 1:-1] & p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]
+    return m & ~inner
+
+
+def display_scale(values: np.ndarray, percentile: float = 99.5, max_samples: int = 2_000_000) -> float:
+    """The value drawn at full colour when a map (attribution, probability) is shown: the ``percentile``
+    of ``|values|`` over its non-zero finite voxels (a strided subsample of at most ``max_samples``).
+
+    The one display scale of medwb: the CaseViewer, Viewer3D, AttributionExplorer, the static PNGs,
+    Attribution.normalized, medwb.attribution.plots and the notebooks all use it, so one map looks
+    the same everywhere. A high percentile rather than the maximum keeps one hot voxel from washing
+    the map out; counting only non-zero voxels keeps a sparse map (Grad-CAM after ReLU, a map outside
+    the model's field of view) from getting a scale of zero. 0.0 for an all-zero map.
+
+    Example:
+        >>> a = np.zeros((10, 10, 10)); a[0, 0, :4] = [1, 2, 3, 400]
+        >>> display_scale(a, 50), display_scale(np.zeros(3))
+        (2.5, 0.0)
+    """
+    flat = np.abs(np.asarray(values, dtype=np.float32).ravel())
+    if flat.size > max_samples:
+        flat = flat[:: int(np.ceil(flat.size / max_samples))]
+    flat = flat[(flat > 0) & np.isfinite(flat)]
+    if flat.size == 0:
+        return 0.0
+    return float(np.percentile(flat, percentile)) or float(flat.max())
+
+
+def display_signed(values: np.ndarray, scale: float | None = None, tolerance: float = 0.05) -> bool:
+    """Whether a map is shown signed (two colormaps): it has negative values reaching ``tolerance`` of
+    its display scale. Negative specks below that (interpolation ripple) do not make a map signed.
+
+    Example:
+        >>> display_signed(np.array([-1.0, 2.0])), display_signed(np.array([-1e-4, 2.0]))
+        (True, False)
+    """
+    arr = np.asarray(values)
+    if arr.size == 0:
+        return False
+    lowest = float(np.nanmin(arr))
+    if not lowest < 0:
+        return False
+    scale = display_scale(arr) if scale is None else scale
+    return -lowest > tolerance * scale
+
+
+def display_map(values: np.ndarray, signed: bool | None = None, percentile: float = 99.5) -> np.ndarray:
+    """A map divided by its display_scale and clipped: [-1, 1] when signed, else |map| in [0, 1].
+
+    ``signed=None`` decides with display_signed. float32; all zeros for an all-zero map.
+
+    Example:
+        >>> display_map(np.array([-4.0, 0.0, 2.0, 4.0]), percentile=100).tolist()
+        [-1.0, 0.0, 0.5, 1.0]
+    """
+    arr = np.nan_to_num(np.asarray(values, dtype=np.float32))
+    scale = display_scale(arr, percentile)
+    if signed is None:
+        signed = display_signed(arr, scale)
+    if scale <= 0:
+        return np.zeros(arr.shape, np.float32)
+    a = arr if signed else np.abs(arr)
+    return np.clip(a / np.float32(scale), -1.0 if signed else 0.0, 1.0).astype(np.float32)
+
+
+#: the share of a map's |mass| the viewers show by default: the smallest set of voxels holding half of it
+DISPLAY_MASS = 0.5
+
+
+def display_threshold(values: np.ndarray, mass: float = DISPLAY_MASS, scale: float | None = None,
+                      max_samples: int = 2_000_000) -> float:
+    """The default overlay threshold, as a fraction of the display scale: voxels at or above it hold
+    ``mass`` of the map's total |value| (the top of the map, by mass).
+
+    One rule for every viewer and figure (CaseViewer, AttributionExplorer, static figures, notebooks).
+    A fixed fraction of the maximum (the old 0.1) paints any map that is everywhere a little positive
+    (a coarse Grad-CAM, a map of brightness) over the whole brain; showing the voxels that carry half
+    of the mass makes a localised map look small and a diffuse one look large, i.e. a good explanation
+    looks localised and a bad one looks bad. 0.0 for an all-zero map.
+
+    Example:
+        >>> m = np.zeros(1000); m[:10] = 10.0; m[10:] = 0.1          # a sharp peak on a weak plateau
+        >>> round(display_threshold(m, scale=10.0), 3)                 # the peak holds 51 % of the mass
+        1.0
+        >>> round(display_threshold(np.ones(1000), scale=1.0), 3)     # a flat map: everything is shown
+        1.0
+    """
+    flat = np.abs(np.asarray(values, dtype=np.float32).ravel())
+    if flat.size > max_samples:
+        flat = flat[:: int(np.ceil(flat.size / max_samples))]
+    flat = flat[(flat > 0) & np.isfinite(flat)]
+    scale = display_scale(values) if scale is None else float(scale)
+    if flat.size == 0 or scale <= 0:
+        return 0.0
+    v = np.sort(flat)[::-1]
+    k = int(np.searchsorted(np.cumsum(v, dtype=np.float64), float(mass) * float(v.sum(dtype=np.float64))))
+    return float(min(v[min(k, v.size - 1)] / scale, 1.0))
 
 
 def show_slice(
@@ -68,10 +198,7 @@ def show_slice(
     axis = PLANES[plane]
     if index is None:
         index = lesion_center_index(mask)[axis] if mask is not None else volume.shape[axis] // 2
-    if isinstance(window, str):
-        img = volume.window(window)
-    else:
-        img = volume.window(None, center=window[0], width=window[1])
+    img = volume.window(window)  # type: ignore[arg-type]
     aspect = _aspect(volume, plane)
     ax.imshow(plane_slice(img, plane, index), cmap="gray", vmin=0, vmax=1, aspect=aspect,
               interpolation="nearest")
@@ -88,7 +215,7 @@ def show_slice(
             raise ValueError(f"mask shape {mask.shape} differs from the volume's {volume.shape}")
         cut = plane_slice(mask.array, plane, index)
         # the outer edge of everything labelled (lesion + oedema) in yellow, the lesion itself in red
-        for region, color in ((cut > 0, "#ffd60a"), (cut == 1, "#ff3b30")):
+        for region, color in ((cut > 0, "#ffd60a"), (cut == LABEL_LESION, "#ff3b30")):
             if np.any(region):
                 ax.contour(region, levels=[0.5], colors=[color], linewidths=1.2)
     ax.set_title(title if title is not None else f"{plane} {index}", fontsize=9)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Volume", "GeometryError", "WINDOW_PRESETS"]
+__all__ = ["Volume", "GeometryError", "WINDOW_PRESETS", "window_center_width", "apply_window"]
 
 #: Hounsfield window presets as (centre, width), the values radiologists use by default.
 WINDOW_PRESETS: dict[str, tuple[float, float]] = {
@@ -32,6 +32,53 @@ WINDOW_PRESETS: dict[str, tuple[float, float]] = {
     "soft_tissue": (50.0, 400.0),
     "lung": (-600.0, 1500.0),
 }
+
+
+def window_center_width(window: str | Sequence[float] = "brain", *, center: float | None = None,
+                        width: float | None = None) -> tuple[float, float]:
+    """(center, width) of a window: a preset name of WINDOW_PRESETS or a (center, width) pair;
+    ``center``/``width`` override either part. The one place windows are resolved and checked.
+
+    Example:
+        >>> window_center_width("bone"), window_center_width((40, 80)), window_center_width("brain", width=120)
+        ((600.0, 2800.0), (40.0, 80.0), (40.0, 120.0))
+    """
+    if center is None or width is None:
+        if isinstance(window, str) or window is None:
+            if window not in WINDOW_PRESETS:
+                raise KeyError(
+                    f"unknown window preset {window!r}. Presets: {', '.join(WINDOW_PRESETS)}; "
+                    "or pass center=..., width=... (or a (center, width) pair) explicitly."
+                )
+            c0, w0 = WINDOW_PRESETS[window]
+        else:
+            pair = tuple(window)
+            if len(pair) != 2:
+                raise ValueError(f"a window is a preset name or a (center, width) pair, got {window!r}.\n"
+                                 "Fix: e.g. window=(40, 80) for the brain window.")
+            c0, w0 = pair
+        center = c0 if center is None else center
+        width = w0 if width is None else width
+    center, width = float(center), float(width)
+    if not width > 0:
+        raise ValueError(f"window width must be positive, got {width}.\nFix: e.g. width=80 for the brain window.")
+    return center, width
+
+
+def apply_window(values: np.ndarray, window: str | Sequence[float] = "brain", *, center: float | None = None,
+                 width: float | None = None) -> np.ndarray:
+    """Map raw intensities (HU for CT) to display values in [0, 1] (float32) with a window.
+
+    The one windowing of medwb: Volume.window, the model's Preprocess, the viewers' frames and the
+    static figures all call it. ``(v - (center - width / 2)) / width``, clipped to [0, 1].
+
+    Example:
+        >>> apply_window(np.array([-1000, 40, 3000]), "brain").tolist()
+        [0.0, 0.5, 1.0]
+    """
+    c, w = window_center_width(window, center=center, width=width)
+    out = (np.asarray(values).astype(np.float32) - np.float32(c - w / 2.0)) / np.float32(w)
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 class GeometryError(ValueError):
@@ -207,20 +254,7 @@ class Volume:
             >>> v.window("brain").tolist()
             [[[0.0, 0.5, 1.0]]]
         """
-        if center is None or width is None:
-            if preset not in WINDOW_PRESETS:
-                raise KeyError(
-                    f"unknown window preset {preset!r}. Presets: {', '.join(WINDOW_PRESETS)}; "
-                    "or pass center=..., width=... explicitly."
-                )
-            c0, w0 = WINDOW_PRESETS[preset]
-            center = c0 if center is None else center
-            width = w0 if width is None else width
-        if width <= 0:
-            raise ValueError(f"window width must be positive, got {width}")
-        lo = center - width / 2.0
-        out = (self.array.astype(np.float32) - np.float32(lo)) / np.float32(width)
-        return np.clip(out, 0.0, 1.0, out=out)
+        return apply_window(self.array, preset, center=center, width=width)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         sp = ", ".join(f"{s:.3g}" for s in self.spacing)

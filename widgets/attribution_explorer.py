@@ -18,12 +18,15 @@ import numpy as np
 import pandas as pd
 
 import medwb
-from medwb.viz import PLANES, lesion_center_index, plane_slice
-from medwb.volume import WINDOW_PRESETS
+from medwb.demo.truth import lesion_table, truth_facts
+from medwb.masks import lesions_from_mask
+from medwb.viz import PLANES, display_scale, display_signed, lesion_center_index, plane_pixel_mm, plane_slice
+from medwb.volume import window_center_width
 from medwb.widgets import render
 from medwb.widgets.background import BackgroundTask
 from medwb.widgets.case_viewer import as_array
-from medwb.widgets.teaching import TeachingToggle, lesion_table, lesions_from_mask, truth_facts, truth_html
+from medwb.widgets.safe_html import error_html, frame_html, text
+from medwb.widgets.teaching import TeachingToggle, truth_html
 
 __all__ = ["AttributionExplorer"]
 
@@ -54,7 +57,18 @@ class AttributionExplorer(w.VBox):
     ``figures`` is a DataFrame of the evaluation figures.
 
     Example:
-        >>> # AttributionExplorer(net, cohort.volume(cid), mask=cohort.mask(cid), preprocess=pp)
+        >>> import torch
+        >>> from medwb.models import Preprocess, TeachingNet3D
+        >>> from medwb.models.synthetic import synthetic_case
+        >>> ct, lesion = synthetic_case(1, seed=0, shape=(24, 32, 32))
+        >>> _ = torch.manual_seed(0)
+        >>> net, pp = TeachingNet3D(width=4).eval(), Preprocess(window=(60.0, 200.0), shape=(24, 32, 32))
+        >>> ex = AttributionExplorer(net, ct, mask=lesion, preprocess=pp, methods=["saliency", "gradcam"])
+        >>> _ = ex.run(wait=True)
+        >>> sorted(ex.results), ex.status.value, len(ex.panels.children)    # one panel per method
+        (['gradcam', 'saliency'], 'done', 2)
+        >>> ex.figures["method"].tolist(), "mass in mask" in ex.shown_figures()  # truth: teaching mode only
+        (['Saliency', 'Grad-CAM'], False)
     """
 
     def __init__(self, model: Any, volume: medwb.Volume, *, mask: Any = None, preprocess: Any = None,
@@ -72,7 +86,7 @@ class AttributionExplorer(w.VBox):
         self.teaching = TeachingToggle(teaching)
         self.teaching.layout.display = None if self.mask is not None or self.truth is not None else "none"
         self.truth_box = w.HTML()
-        self.window_cw = WINDOW_PRESETS[window]
+        self.window_cw = window_center_width(window)
         self.panel_size = panel_size
         self.results: dict[str, Any] = {}
         self.figures = pd.DataFrame()
@@ -139,7 +153,7 @@ class AttributionExplorer(w.VBox):
         """Compute the chosen methods (and figures) in the background; ``wait=True`` blocks until done."""
         methods = self.chosen()
         if not methods:
-            self.status.value = "<span style='color:#b00020'>tick at least one method</span>"
+            self.status.value = error_html("tick at least one method")
             raise ValueError("no method chosen: tick at least one of " + ", ".join(self.method_boxes))
         if self.task is not None and self.task.running:
             raise RuntimeError("a run is in progress: wait for it or press Cancel first")
@@ -158,13 +172,13 @@ class AttributionExplorer(w.VBox):
             self.task.cancel()
             self.status.value = "cancelling after the current step…"
 
-    def _step(self, task: BackgroundTask, text: str) -> None:
+    def _step(self, task: BackgroundTask, message: str) -> None:
         if task.cancelled:
             raise _Cancelled
-        self.status.value = text
+        self.status.value = text(message)
 
     def _work(self, task: BackgroundTask, methods: list[str]) -> str:
-        from medwb import explain as ex
+        from medwb import attribution as ex
 
         rows = []
         try:
@@ -213,11 +227,10 @@ class AttributionExplorer(w.VBox):
         self.status.value = ("done" if result == "done" else
                              f"cancelled: {len(self.results)} of the methods finished")
 
-    def _failed(self, text: str) -> None:
+    def _failed(self, message: str) -> None:
         self.run_button.disabled, self.cancel_button.disabled = False, True
         self.progress.bar_style = "danger"
-        first = text.splitlines()[0]
-        self.status.value = f"<span style='color:#b00020'>failed: {first}</span>"
+        self.status.value = error_html(f"failed: {message}")
 
     # -- display --------------------------------------------------------------------------
     def _on_plane(self, change: dict) -> None:
@@ -233,21 +246,21 @@ class AttributionExplorer(w.VBox):
         c, wd = self.window_cw
         rgba = render.gray_rgba(render.window_uint8(plane_slice(self.volume.array, plane, idx), c, wd))
         arr = np.asarray(self.results[method].array)
-        render.blend_overlay(rgba, plane_slice(arr, plane, idx), scale=render.robust_scale(arr),
-                             threshold=0.1, opacity=0.55, signed=bool(arr.min() < 0))
+        scale = display_scale(arr)  # the scale and sign rule of every viewer (medwb.viz)
+        render.blend_overlay(rgba, plane_slice(arr, plane, idx), scale=scale,
+                             threshold=0.1, opacity=0.55, signed=display_signed(arr, scale))
         if self.mask is not None and self.teaching.value:
             render.draw_contours(rgba, plane_slice(self.mask, plane, idx), render.LABEL_COLORS)
         return rgba
 
     def _draw(self) -> None:
-        s, r, c = self.volume.spacing
-        my, mx = {"axial": (r, c), "coronal": (s, c), "sagittal": (s, r)}[self.plane.value]
+        my, mx = plane_pixel_mm(self.volume.spacing, self.plane.value)
         boxes = []
         for m in list(self.results):
             f = self.panel_frame(m)
             k = self.panel_size / max(f.shape[0] * my, f.shape[1] * mx)
             png = render.encode_png(f, (max(1, round(f.shape[1] * mx * k)), max(1, round(f.shape[0] * my * k))))
-            boxes.append(w.VBox([w.HTML(f"<b>{_LABELS.get(m, m)}</b>"), w.Image(value=png, format="png")]))
+            boxes.append(w.VBox([w.HTML(f"<b>{text(_LABELS.get(m, m))}</b>"), w.Image(value=png, format="png")]))
         self.panels.children = boxes
 
     def shown_figures(self) -> pd.DataFrame:
@@ -270,8 +283,8 @@ class AttributionExplorer(w.VBox):
         if self.figures.empty:
             self.table.value = ""
             return
-        self.table.value = self.shown_figures().to_html(index=False, float_format=lambda v: f"{v:.3g}",
-                                                classes="medwb-figures", border=0)
+        self.table.value = frame_html(self.shown_figures(), index=False, float_format=lambda v: f"{v:.3g}",
+                                      classes="medwb-figures", border=0)
 
     def _repr_mimebundle_(self, **kwargs: object) -> Any:
         bundle = super()._repr_mimebundle_(**kwargs)

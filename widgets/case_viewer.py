@@ -16,12 +16,22 @@ import ipywidgets as w
 import numpy as np
 
 import medwb
-from medwb.viz import PLANES, lesion_center_index, plane_slice
-from medwb.volume import WINDOW_PRESETS
+from medwb.demo.truth import lesion_table, truth_facts
+from medwb.masks import lesions_from_mask
+from medwb.viz import (
+    PLANES,
+    display_scale,
+    display_signed,
+    display_threshold,
+    lesion_center_index,
+    plane_slice,
+)
+from medwb.volume import WINDOW_PRESETS, window_center_width
 from medwb.widgets import render
 from medwb.widgets.ortho_canvas import PLANE_AXES, OrthoCanvas
+from medwb.widgets.safe_html import text
 from medwb.widgets.static import compose_planes
-from medwb.widgets.teaching import TeachingToggle, lesion_table, lesions_from_mask, truth_facts, truth_html
+from medwb.widgets.teaching import TeachingToggle, truth_html
 
 __all__ = ["CaseViewer", "as_array"]
 
@@ -48,7 +58,9 @@ class CaseViewer(w.VBox):
     Args:
         volume: the image (HU for CT).
         attribution: optional map on the same grid (a medwb Attribution, Volume or numpy array)
-            shown as a colour overlay; maps with negative values are shown signed, two colormaps.
+            shown as a colour overlay; maps with negative values are shown signed, two colormaps. The
+            threshold starts where the voxels shown hold half of the map's mass
+            (medwb.viz.display_threshold): a localised map shows a small region, a diffuse one a large one.
         mask: ground-truth labels on the same grid, drawn as outlines (1 red, 2 yellow, 3 green) in
             teaching mode only (see medwb.widgets.teaching).
         segmentation: a predicted segmentation, drawn as cyan outlines.
@@ -56,6 +68,8 @@ class CaseViewer(w.VBox):
             else the 1st-99th percentile of the intensities (MR, PET, maps).
         position: (slice, row, column) to open on; default the mask's centre, else the grid centre.
         size: pixels across the largest plane.
+        title: a line above the planes (e.g. the case id or series description), shown as text:
+            markup in it is escaped, never rendered.
         prefetch: slices sent ahead on each side of the crosshair in the active plane, so scrolling
             repaints without a kernel round trip (0 turns it off).
         truth: per-lesion ground truth shown beside the planes in teaching mode (a DataFrame, a list
@@ -160,9 +174,8 @@ class CaseViewer(w.VBox):
             self.truth = lesions_from_mask(self.mask, volume.spacing)
         self.teaching.layout.display = None if self.mask is not None or self.truth is not None else "none"
         self._show_truth()
-        self._scale = render.robust_scale(self.attribution) if self.attribution is not None else 0.0
-        self.signed = bool(self.attribution is not None and np.nanmin(self.attribution) < 0
-                           and -np.nanmin(self.attribution) > 0.05 * self._scale)
+        self._scale = display_scale(self.attribution) if self.attribution is not None else 0.0
+        self.signed = self.attribution is not None and display_signed(self.attribution, self._scale)
         self.cmap_negative.disabled = not self.signed
         self._overlay_box.layout.display = None if self.attribution is not None else "none"
         if position is None:
@@ -172,9 +185,11 @@ class CaseViewer(w.VBox):
         sp = volume.spacing
         pixel_mm = {p: [sp[ay], sp[ax]] for p, (_, ax, ay, _) in PLANE_AXES.items()}
         extent = max(n * s for n, s in zip(shape, sp))
-        self.title.value = f"<b>{title}</b>" if title else ""
+        self.title.value = f"<b>{text(title)}</b>" if title else ""  # data (e.g. a series description): text
         self._loading = True
         try:
+            if self.attribution is not None:  # show the top half of the map's mass (medwb.viz.display_threshold)
+                self.threshold.value = round(display_threshold(self.attribution, scale=self._scale), 2)
             for p, s in self.sliders.items():
                 s.max = shape[PLANES[p]] - 1
                 s.value = pos[PLANES[p]]
@@ -227,13 +242,10 @@ class CaseViewer(w.VBox):
 
     def set_window(self, window: str | tuple[float, float]) -> None:
         """Choose a preset name or a (center, width) pair."""
-        if isinstance(window, str):
-            if window not in WINDOW_PRESETS:
-                raise ValueError(f"unknown window {window!r}; presets: {', '.join(WINDOW_PRESETS)}, "
-                                 "or pass (center, width)")
-            center, width = WINDOW_PRESETS[window]
-        else:
-            center, width = float(window[0]), float(window[1])
+        if isinstance(window, str) and window not in WINDOW_PRESETS:
+            raise ValueError(f"unknown window {window!r}; presets: {', '.join(WINDOW_PRESETS)}, "
+                             "or pass (center, width)")
+        center, width = window_center_width(window)
         self._loading = True
         try:
             self.window.value = window if isinstance(window, str) else "custom"
@@ -324,7 +336,7 @@ class CaseViewer(w.VBox):
     # -- events ---------------------------------------------------------------------------
     def _on_preset(self, change: dict) -> None:
         if change["new"] in WINDOW_PRESETS:
-            c, wd = WINDOW_PRESETS[change["new"]]
+            c, wd = window_center_width(change["new"])
             self._loading = True
             try:
                 self.level.value, self.width.value = c, wd

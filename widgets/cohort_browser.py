@@ -18,9 +18,11 @@ import numpy as np
 import pandas as pd
 
 import medwb
+from medwb.demo.truth import TRUTH_COLUMNS
 from medwb.widgets.case_table import CaseTable, table_rows
 from medwb.widgets.case_viewer import CaseViewer
-from medwb.widgets.teaching import TRUTH_COLUMNS, TeachingToggle
+from medwb.widgets.safe_html import text
+from medwb.widgets.teaching import TeachingToggle
 
 __all__ = ["CohortBrowser", "shown_columns", "HIDDEN_PATTERNS"]
 
@@ -76,7 +78,7 @@ class CohortBrowser(w.VBox):
             array on the case's grid, or None) shown as the overlay of the opened case.
         extra: optional DataFrame with a case_id column: more columns to show.
         truth_columns: columns that are ground truth, shown only in teaching mode (default: those of
-            medwb.widgets.teaching.TRUTH_COLUMNS in the table: label, diagnosis, lesion burden).
+            medwb.demo.TRUTH_COLUMNS in the table: label, diagnosis, lesion burden).
         teaching: show the truth columns, and the opened case's true outlines and lesion facts
             (None follows ``medwb.widgets.set_teaching``); the "Show ground truth" button flips it.
 
@@ -157,7 +159,7 @@ class CohortBrowser(w.VBox):
             self.table.rows = table_rows(rows)
         msg = f"{len(rows)} of {len(self.frame)} cases"
         self.status.value = (f"<span class='medwb-status'>{msg}</span>"
-                             + (f" <span style='color:#b00020'>{self._error}</span>" if self._error else ""))
+                             + (f" <span style='color:#b00020'>{text(self._error)}</span>" if self._error else ""))
 
     def _on_select(self, change: dict) -> None:
         if change["new"]:
@@ -170,6 +172,7 @@ class CohortBrowser(w.VBox):
         return a(case_id) if callable(a) else a.get(case_id)
 
     def _title(self, case_id: str) -> str:
+        """The opened case's title as HTML: its id and shown values, escaped (data is text, never markup)."""
         frame = self.shown_frame()
         row = frame[frame["case_id"] == case_id]
         facts = ""
@@ -177,12 +180,12 @@ class CohortBrowser(w.VBox):
             r = row.iloc[0]
             facts = " · ".join(f"{c} {r[c]:.3g}" if isinstance(r[c], float) else f"{c} {r[c]}"
                                for c in row.columns if c != "case_id" and pd.notna(r[c]))
-        return f"{case_id} <span style='font-weight:normal'>{facts}</span>"
+        return f"<b>{text(case_id)} <span style='font-weight:normal'>{text(facts)}</span></b>"
 
     def _on_teaching(self) -> None:
         self.apply_filter()
         if self.viewer is not None and self._open_id:
-            self.viewer.title.value = f"<b>{self._title(self._open_id)}</b>"
+            self.viewer.title.value = self._title(self._open_id)
 
     def open_case(self, case_id: str) -> CaseViewer:
         """Show ``case_id`` in the CaseViewer below the table (created on first use) and return it.
@@ -193,15 +196,15 @@ class CohortBrowser(w.VBox):
         mask = self.cohort.mask(case_id)
         truth = (self.cohort.ground_truth or {}).get("cases", {}).get(case_id)
         self._open_id = case_id
-        title = self._title(case_id)
         if self.viewer is None:
             self.viewer = CaseViewer(vol, self._attribution(case_id), mask=mask, window=self.window,
-                                     title=title, truth=truth, teaching=self.teaching.value)
+                                     truth=truth, teaching=self.teaching.value)
             self.viewer.teaching.layout.visibility = "hidden"  # the browser's button drives it
             w.link((self.teaching, "value"), (self.viewer.teaching, "value"))
             self.viewer_box.children = [self.viewer]
         else:
-            self.viewer.load(vol, self._attribution(case_id), mask=mask, title=title, truth=truth)
+            self.viewer.load(vol, self._attribution(case_id), mask=mask, truth=truth)
+        self.viewer.title.value = self._title(case_id)  # markup of our own around escaped values
         if self.table.selected != case_id:
             self.table.selected = case_id
         return self.viewer

@@ -18,6 +18,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from medwb.demo.truth import LABEL_LESION, LABEL_OEDEMA
+from medwb.viz import display_scale, outline
+from medwb.volume import apply_window
+
 __all__ = [
     "LABEL_COLORS",
     "SEGMENTATION_COLOR",
@@ -30,8 +34,9 @@ __all__ = [
     "encode_png",
 ]
 
-#: ground-truth label -> RGB outline colour (1 lesion, 2 second structure / oedema)
-LABEL_COLORS: dict[int, tuple[int, int, int]] = {1: (255, 59, 48), 2: (255, 214, 10), 3: (52, 199, 89)}
+#: ground-truth label -> RGB outline colour (medwb.demo's coding: lesion red, oedema yellow; 3 green)
+LABEL_COLORS: dict[int, tuple[int, int, int]] = {LABEL_LESION: (255, 59, 48), LABEL_OEDEMA: (255, 214, 10),
+                                                 3: (52, 199, 89)}
 #: outline colour of a predicted segmentation (any non-zero label)
 SEGMENTATION_COLOR: tuple[int, int, int] = (0, 199, 255)
 
@@ -52,12 +57,10 @@ def colormap_lut(name: str) -> np.ndarray:
 
 
 def window_uint8(values: np.ndarray, center: float, width: float) -> np.ndarray:
-    """Map raw intensities (HU for CT) to 0..255 with a window level (center) and width."""
-    if width <= 0:
-        raise ValueError(f"window width must be positive, got {width}; e.g. width=80 for the brain window")
-    lo = center - width / 2.0
-    out = (np.asarray(values, dtype=np.float32) - np.float32(lo)) * np.float32(255.0 / width)
-    np.clip(out, 0.0, 255.0, out=out)
+    """Map raw intensities (HU for CT) to 0..255 with a window level (center) and width
+    (medwb.volume.apply_window, the one windowing, times 255)."""
+    out = apply_window(values, (center, width))
+    out *= np.float32(255.0)
     return out.astype(np.uint8)
 
 
@@ -97,15 +100,6 @@ def blend_overlay(rgba: np.ndarray, values: np.ndarray, *, scale: float, thresho
     return rgba
 
 
-def _edges(m: np.ndarray) -> np.ndarray:
-    inner = m.copy()
-    inner[1:] &= m[:-1]
-    inner[:-1] &= m[1:]
-    inner[:, 1:] &= m[:, :-1]
-    inner[:, :-1] &= m[:, 1:]
-    return m & ~inner
-
-
 def draw_contours(rgba: np.ndarray, labels: np.ndarray, colors: dict[int, tuple[int, int, int]] | None = None,
                   default: tuple[int, int, int] = SEGMENTATION_COLOR) -> np.ndarray:
     """Draw the one-pixel outline of each non-zero label of ``labels`` on ``rgba`` (in place)."""
@@ -113,24 +107,12 @@ def draw_contours(rgba: np.ndarray, labels: np.ndarray, colors: dict[int, tuple[
     present = np.unique(lab[lab != 0]) if lab.any() else []
     for value in present:
         color = (colors or {}).get(int(value), default)
-        rgba[..., :3][_edges(lab == value)] = color
+        rgba[..., :3][outline(lab == value)] = color
     return rgba
 
 
-def robust_scale(values: np.ndarray, percentile: float = 99.5, max_samples: int = 2_000_000) -> float:
-    """The ``percentile`` of ``|values|`` over non-zero voxels (subsampled): the overlay's full colour.
-
-    Using a high percentile rather than the maximum keeps one hot voxel from washing the map out.
-    Returns 0.0 for an all-zero map.
-    """
-    flat = np.abs(np.asarray(values, dtype=np.float32).ravel())
-    if flat.size > max_samples:
-        flat = flat[:: int(np.ceil(flat.size / max_samples))]
-    flat = flat[flat > 0]
-    flat = flat[np.isfinite(flat)]
-    if flat.size == 0:
-        return 0.0
-    return float(np.percentile(flat, percentile)) or float(flat.max())
+#: the overlay's full colour: medwb.viz.display_scale (one display scale for every viewer and figure)
+robust_scale = display_scale
 
 
 def encode_png(rgba: np.ndarray, size: tuple[int, int] | None = None) -> bytes:

@@ -14,23 +14,20 @@ import numpy as np
 from PIL import Image as PILImage
 
 import medwb
-from medwb.viz import PLANES, lesion_center_index, plane_slice
+from medwb.viz import PLANES, lesion_center_index, outline, plane_pixel_mm, plane_slice
+from medwb.widgets.render import LABEL_COLORS
 
 __all__ = ["SliceViewer", "render_png"]
-
-_MASK_COLORS = {1: (255, 59, 48), 2: (255, 214, 10)}
-
 
 def render_png(gray: np.ndarray, mask: np.ndarray | None = None, scale: tuple[float, float] = (1.0, 1.0)
                ) -> bytes:
     """Encode a [0, 1] image as PNG, with mask outlines drawn in colour and the voxel aspect applied."""
     rgb = np.repeat((np.clip(gray, 0, 1) * 255).astype(np.uint8)[..., None], 3, axis=2)
-    if mask is not None:
-        for label, color in _MASK_COLORS.items():
+    if mask is not None:  # the viewers' one outline rule (medwb.viz.outline) and label colours
+        for label, color in LABEL_COLORS.items():
             m = mask == label
             if m.any():
-                edge = m & ~(np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1))
-                rgb[edge] = color
+                rgb[outline(m)] = color
     img = PILImage.fromarray(rgb)
     h, wd = gray.shape
     size = (max(1, round(wd * scale[1])), max(1, round(h * scale[0])))
@@ -93,9 +90,7 @@ class SliceViewer(w.VBox):
         plane, idx = self.plane.value, self.slider.value
         gray = plane_slice(self._windowed[win], plane, idx)
         m = plane_slice(self.mask.array, plane, idx) if self.mask is not None else None
-        s, r, c = self.volume.spacing
-        rows = {"axial": r, "coronal": s, "sagittal": s}[plane]
-        cols = {"axial": c, "coronal": c, "sagittal": r}[plane]
+        rows, cols = plane_pixel_mm(self.volume.spacing, plane)
         base = min(rows, cols)
         return render_png(gray, m, (self.zoom * rows / base, self.zoom * cols / base))
 

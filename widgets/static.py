@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 import medwb
-from medwb.viz import PLANES, lesion_center_index, plane_slice
-from medwb.volume import WINDOW_PRESETS
+from medwb.viz import PLANES, display_scale, display_signed, lesion_center_index, plane_pixel_mm, plane_slice
+from medwb.volume import window_center_width
 from medwb.widgets import render
 
 __all__ = ["compose_planes", "ortho_png"]
@@ -52,12 +52,12 @@ def ortho_png(volume: medwb.Volume, attribution: Any = None, *, mask: Any = None
     arr = volume.array
     att = None if attribution is None else np.asarray(getattr(attribution, "array", attribution))
     lab = None if mask is None else np.asarray(getattr(mask, "array", mask))
-    center, width = WINDOW_PRESETS[window] if isinstance(window, str) else window
+    center, width = window_center_width(window)
     if position is None:
         position = lesion_center_index(lab) if lab is not None and lab.any() else \
             tuple(s // 2 for s in arr.shape)
-    scale = render.robust_scale(att) if att is not None else 0.0
-    signed = att is not None and float(np.nanmin(att)) < 0
+    scale = display_scale(att) if att is not None else 0.0
+    signed = att is not None and display_signed(att, scale)
     frames = {}
     for plane, axis in PLANES.items():
         idx = int(position[axis])
@@ -67,7 +67,6 @@ def ortho_png(volume: medwb.Volume, attribution: Any = None, *, mask: Any = None
         if lab is not None:
             render.draw_contours(rgba, plane_slice(lab, plane, idx), render.LABEL_COLORS)
         frames[plane] = rgba
-    s, r, c = volume.spacing
-    pixel_mm = {"axial": (r, c), "coronal": (s, c), "sagittal": (s, r)}
+    pixel_mm = {plane: plane_pixel_mm(volume.spacing, plane) for plane in PLANES}
     extent = max(n * d for n, d in zip(arr.shape, volume.spacing))
     return render.encode_png(compose_planes(frames, pixel_mm, size / extent))

@@ -18,34 +18,12 @@ import numpy as np
 import pandas as pd
 
 import medwb
-from medwb.widgets.teaching import TeachingToggle, demo_hazard_truth
+from medwb.demo.truth import hazard_truth
+from medwb.survival.design import design_frame
+from medwb.widgets.safe_html import error_html, frame_html, text
+from medwb.widgets.teaching import TeachingToggle
 
 __all__ = ["SurvivalExplorer", "design_frame"]
-
-
-def design_frame(table: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
-    """Numeric covariates for a Cox fit: categorical columns one-hot encoded (first level dropped).
-
-    Example:
-        >>> df, cols = design_frame(pd.DataFrame({"sex": ["M", "F", "M"], "age": [60, 70, 80]}), ["sex", "age"])
-        >>> cols
-        ['sex_M', 'age']
-    """
-    out = pd.DataFrame(index=table.index)
-    names: list[str] = []
-    for c in columns:
-        col = table[c]
-        if col.dtype == bool:
-            out[c] = col.astype(float)
-            names.append(c)
-        elif isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object:
-            dummies = pd.get_dummies(col, prefix=c, drop_first=True, dtype=float)
-            out = out.join(dummies)
-            names += list(dummies.columns)
-        else:
-            out[c] = pd.to_numeric(col, errors="coerce")
-            names.append(c)
-    return out, names
 
 
 def _png(fig: Any) -> bytes:
@@ -78,7 +56,11 @@ class SurvivalExplorer(w.VBox):
             "Show ground truth" button (``explorer.teaching``) flips it without refitting.
 
     Example:
-        >>> # SurvivalExplorer(cohort, features=medwb.features.extract(cohort))
+        >>> ex = SurvivalExplorer(medwb.demo.load_cohort())    # add features=medwb.features.extract(...)
+        >>> ex.covariates.value, ex.feature_set.options
+        (('age', 'sex', 'ecog'), ('clinical', 'both'))
+        >>> ex.km_image.value[:4] == b"\\x89PNG", ex.groups.groups.value_counts().to_dict()
+        (True, {'low': 80, 'high': 80})
     """
 
     def __init__(self, data: medwb.Cohort | pd.DataFrame, *, features: pd.DataFrame | None = None,
@@ -93,7 +75,7 @@ class SurvivalExplorer(w.VBox):
         self.truth_names: dict[str, str] = dict(truth_names or {})
         self.units: dict[str, float] = dict(units or {})
         if truth is not None and "survival_model" in truth:
-            hrs, names, demo_units = demo_hazard_truth(truth)
+            hrs, names, demo_units = hazard_truth(truth)
             truth = hrs
             self.truth_names = {**names, **self.truth_names}
             self.units = {**demo_units, **self.units}
@@ -171,7 +153,7 @@ class SurvivalExplorer(w.VBox):
 
         cols = list(self.covariates.value)
         if not cols:
-            self.stats.value = "<span style='color:#b00020'>choose at least one covariate</span>"
+            self.stats.value = error_html("choose at least one covariate")
             return
         x, names = design_frame(self.table, cols)
         full = pd.concat([self.table[[self.duration_col, self.event_col]], x], axis=1)
@@ -183,7 +165,7 @@ class SurvivalExplorer(w.VBox):
             self.model = survival.fit_cox(df, self.duration_col, self.event_col, names,
                                           penalizer=self.penalizer.value, units=units)
         except Exception as exc:  # noqa: BLE001 - shown in the widget: the user can change the choice
-            self.stats.value = f"<span style='color:#b00020'>Cox fit failed: {type(exc).__name__}: {exc}</span>"
+            self.stats.value = error_html(f"Cox fit failed: {type(exc).__name__}: {exc}")
             return
         self.risk = pd.Series(self.model.predict_risk(df), index=df.index)
         self._cv_c = None
@@ -214,8 +196,8 @@ class SurvivalExplorer(w.VBox):
             shown = shown[shown["true_hr"].notna()]
             self.truth_table.value = ("<div class='medwb-truth'><b>Ground truth</b>: the hazard ratios the "
                                       "demo's survival times were drawn with<br>"
-                                      + shown.to_html(float_format=lambda v: f"{v:.3g}", border=0,
-                                                      classes="medwb-hr-truth") + "</div>")
+                                      + frame_html(shown, float_format=lambda v: f"{v:.3g}", border=0,
+                                                   classes="medwb-hr-truth") + "</div>")
         else:
             fig = survival.forest_plot(self.model)
             self.truth_table.value = ""
@@ -240,7 +222,17 @@ class SurvivalExplorer(w.VBox):
             f"<span class='medwb-survival-stats'>n {len(df)}"
             + (f" ({self._dropped} with a missing covariate left out)" if self._dropped else "")
             + f" · events {int(df[self.event_col].sum())} · "
-            f"apparent C-index {c:.3f}{cv} · groups {counts} · log-rank p {self.groups.test.p_value:.3g}</span>")
+            f"apparent C-index {c:.3f}{cv} · groups {text(counts)} · log-rank p {self.groups.test.p_value:.3g}</span>")
+
+    def show_patient(self, model: Any, volume: Any, clinical: Any, **kwargs: Any) -> Any:
+        """Add one patient under a deep survival model below the explorer and return that view: the survival
+        curve with its band, the risk attribution in a CaseViewer, covariate bars and "what if" sliders
+        (medwb.widgets.prognosis_patient.PatientPrognosis; ``kwargs`` go there, e.g. mask=...)."""
+        from medwb.widgets.prognosis_patient import PatientPrognosis
+
+        view = PatientPrognosis(model, volume, clinical, **kwargs)
+        self.children = (*self.children, view)
+        return view
 
     def _repr_mimebundle_(self, **kwargs: object) -> Any:
         import base64

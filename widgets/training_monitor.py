@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from medwb.widgets.background import BackgroundTask
+from medwb.widgets.safe_html import error_html, text
 
 __all__ = ["TrainingMonitor"]
 
@@ -74,7 +75,7 @@ class TrainingMonitor(w.VBox):
         if row.get("seconds") is not None:
             parts.append(f"{row['seconds']:.1f} s/epoch")
         if not self._stop:
-            self.status.value = " · ".join(parts)
+            self.status.value = text(" · ".join(parts))  # metric names come from the caller's history
         self.plot.value = self.figure_png()
         return not self._stop
 
@@ -132,10 +133,10 @@ class TrainingMonitor(w.VBox):
             best = getattr(result, "attrs", {}).get("best_epoch")
             self.status.value += f" · finished{f' (best epoch {best})' if best else ''}"
 
-        def failed(text: str) -> None:
+        def failed(message: str) -> None:
             self.progress.bar_style = "danger"
             self.stop_button.disabled = True
-            self.status.value = f"<span style='color:#b00020'>training failed: {text.splitlines()[0]}</span>"
+            self.status.value = error_html(f"training failed: {message}")
 
         self.task = BackgroundTask(work, done, failed).start()
         return self

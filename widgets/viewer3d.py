@@ -23,9 +23,10 @@ import numpy as np
 
 import medwb
 from medwb.io.nifti import volume_to_nifti
-from medwb.volume import WINDOW_PRESETS
-from medwb.widgets import render
+from medwb.viz import display_scale, display_signed
+from medwb.volume import window_center_width
 from medwb.widgets.case_viewer import as_array
+from medwb.widgets.safe_html import text
 from medwb.widgets.teaching import TeachingToggle
 
 __all__ = ["Viewer3D", "nifti_bytes", "ITK_INSTALL", "ItkAssetsUnavailable"]
@@ -129,7 +130,7 @@ class Viewer3D(w.VBox):
         self.teaching = TeachingToggle(teaching)
         self.teaching.layout.display = None if self.mask is not None else "none"
         self.stride = max(1, int(np.ceil((np.prod(volume.shape) / max_voxels) ** (1 / 3) - 1e-9)))
-        center, width = WINDOW_PRESETS[window] if isinstance(window, str) else window
+        center, width = window_center_width(window)
         self.notice = w.HTML()
         self.backend = backend
         self.itk_viewer: Any = None
@@ -140,7 +141,7 @@ class Viewer3D(w.VBox):
                 self._show_itk(reach_timeout)
                 return
             except ItkAssetsUnavailable as exc:
-                self.notice.value = (f"<div class='medwb-notice' style='color:#b00020'>⚠ {exc}</div>")
+                self.notice.value = (f"<div class='medwb-notice' style='color:#b00020'>⚠ {text(exc)}</div>")
                 self.backend = "niivue"
         self._show_niivue(center, width, height)
 
@@ -200,12 +201,12 @@ class Viewer3D(w.VBox):
         }]
         self.scale = 0.0
         if self.attribution is not None:
-            self.scale = render.robust_scale(self.attribution)
+            self.scale = display_scale(self.attribution)
             att = self._grid(self.attribution.astype(np.float32))
             layer = {"data": nifti_bytes(att, quantize=True), "name": "attribution.nii.gz",
                      "colormap": "warm", "opacity": 0.6, "cal_min": 0.1 * self.scale,
                      "cal_max": self.scale or 1.0}
-            if float(np.nanmin(self.attribution)) < 0:
+            if display_signed(self.attribution, self.scale):
                 layer.update(colormap_negative="winter", cal_min_neg=-(self.scale or 1.0),
                              cal_max_neg=-0.1 * self.scale)
             layers.append(layer)

@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from medwb.demo.truth import LABEL_DEFINITION, LABEL_LESION, LABEL_OEDEMA, MASK_LABELS, diagnosis
+
 __all__ = ["DEMO_VERSION", "build_cohort", "load_cohort", "default_dir", "plan_cases", "render_case"]
 
 #: Bump whenever the generator's output changes: a stamp with another version triggers a rebuild.
@@ -39,7 +41,6 @@ DEMO_VERSION = "1.1"
 
 _POSITIVE_FRACTION = 0.45
 _STREAM_PLAN, _STREAM_CLINICAL, _STREAM_CASE, _STREAM_SURVIVAL, _STREAM_SPLIT = 11, 12, 13, 14, 15
-DIAGNOSES = {1: "ring-enhancing lesion", 0: "solid lesion", -1: "no lesion"}
 
 
 def default_dir() -> Path:
@@ -138,8 +139,8 @@ def render_case(
     return {
         "case_id": case_id,
         "lesions": lesions,
-        "lesion_volume_ml": round(float((labels == 1).sum()) * voxel_ml, 4),
-        "oedema_volume_ml": round(float((labels == 2).sum()) * voxel_ml, 4),
+        "lesion_volume_ml": round(float((labels == LABEL_LESION).sum()) * voxel_ml, 4),
+        "oedema_volume_ml": round(float((labels == LABEL_OEDEMA).sum()) * voxel_ml, 4),
         "pose": pose.as_dict(),
         "study_date": study_date.isoformat(),
     }
@@ -199,10 +200,7 @@ def _write_tables(tmp: Path, plan: pd.DataFrame, truths: list[dict], seed: int, 
     has_ring = pd.Series([any(les["type"] == "ring" for les in t["lesions"]) for t in truths])
     if not (has_ring.astype(int).to_numpy() == table["label"].to_numpy()).all():  # pragma: no cover
         raise AssertionError("demo generator bug: label does not match lesion morphology")
-    table["diagnosis"] = [
-        DIAGNOSES[1] if lab else (DIAGNOSES[0] if n else DIAGNOSES[-1])
-        for lab, n in zip(table["label"], table["n_lesions"])
-    ]
+    table["diagnosis"] = [diagnosis(lab, n) for lab, n in zip(table["label"], table["n_lesions"])]
     nums = table["case_id"].str.split("-").str[-1]
     table["patient_id"] = "DEMO-" + nums
     table["image"] = "dicom/" + table["case_id"]
@@ -227,9 +225,8 @@ def _write_tables(tmp: Path, plan: pd.DataFrame, truths: list[dict], seed: int, 
         "anatomy": {"source": base.source, "note": "see medwb.demo.anatomy for orientation and provenance"},
         "grid": {"shape": list(GRID_SHAPE), "spacing_mm": list(GRID_SPACING), "axes": "slice, row, column",
                  "world": "LPS"},
-        "label_definition": "label = 1 if the case has at least one ring-enhancing lesion, else 0",
-        "mask_labels": {"0": "background", "1": "lesion (enhancing rim + necrotic core, or solid mass)",
-                        "2": "perilesional oedema"},
+        "label_definition": LABEL_DEFINITION,
+        "mask_labels": {str(k): v for k, v in MASK_LABELS.items()},
         "survival_model": SURVIVAL_MODEL,
         "cases": cases,
     }  # fmt: skip
@@ -269,9 +266,13 @@ def build_cohort(
         progress: show a tqdm progress bar.
 
     Example:
-        >>> cohort = build_cohort(tmp_path / "demo", n_cases=4, seed=1)  # doctest: +SKIP
-        >>> cohort.table[["case_id", "label", "diagnosis", "time", "event"]].shape  # doctest: +SKIP
-        (4, 5)
+        >>> cohort = build_cohort(tmp_path / "demo", n_cases=2, seed=1, workers=1, progress=False)
+        >>> cohort.table[["case_id", "label", "diagnosis"]].values.tolist()
+        [['case-000', 1, 'ring-enhancing lesion'], ['case-001', 0, 'solid lesion']]
+        >>> cohort.volume("case-000").modality, sorted(p.name for p in (tmp_path / "demo").iterdir())
+        ('CT', ['build.json', 'dicom', 'ground_truth.json', 'manifest.csv', 'masks'])
+        >>> build_cohort(tmp_path / "demo", n_cases=2, seed=1).table.equals(cohort.table)   # reused as is
+        True
     """
     from medwb.demo.anatomy import anatomy_source
 
@@ -350,7 +351,9 @@ def load_cohort(directory: str | Path | None = None) -> Any:
     a missing one is built with the defaults (160 cases, seed 0).
 
     Example:
-        >>> cohort = load_cohort()  # doctest: +SKIP
+        >>> cohort = load_cohort()                        # MEDWB_DEMO_DIR (./setup.sh builds it)
+        >>> cohort.case_ids[0], {"label", "diagnosis", "time", "event"} <= set(cohort.table.columns)
+        ('case-000', True)
     """
     from medwb.demo.anatomy import anatomy_source
 

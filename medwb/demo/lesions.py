@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from medwb.demo.truth import LABEL_LESION, LABEL_OEDEMA
+
 __all__ = ["LESION_TYPES", "LesionSpec", "draw_lesion", "place_and_render", "LABEL_LESION", "LABEL_OEDEMA"]
 
 LESION_TYPES = ("ring", "solid")
-LABEL_LESION = 1
-LABEL_OEDEMA = 2
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from medwb.features._input import FeatureInputError, check_pair, voxel_volume_mm3
+from medwb.masks import mask_on_grid
 from medwb.volume import Volume
 
 __all__ = ["attribution_features"]
@@ -26,7 +27,9 @@ def attribution_features(
 
     Args:
         attribution: array (or object with ``.array``) with the volume's shape.
-        mask: lesion mask on the same grid (mask-relative features are NaN without it).
+        mask: lesion mask (mask-relative features are NaN without it): an array on the volume's grid,
+            or a Volume on any grid, put on the volume's grid by medwb.masks.mask_on_grid (the rule
+            medwb.attribution.localisation uses too, so the two agree).
         top_quantile: the "top" region is attribution above this quantile of positive values.
 
     Example:
@@ -60,6 +63,8 @@ def attribution_features(
         top = w >= ww.max()
     out["attr_top_volume_mm3"] = float(top.sum() * voxel_volume_mm3(volume))
     if mask is not None:
+        if isinstance(mask, Volume) and not mask.same_grid(volume):
+            mask = mask_on_grid(mask, volume)
         m = check_pair(volume, mask)
         out["attr_mass_in_mask"] = float(w[m].sum() / total)
         mc = (np.argwhere(m) @ lin.T + org).mean(0)

@@ -101,19 +101,18 @@ def deep_features(
             a = a.flatten(2).mean(-1)
         captured.append(a.float().cpu().numpy())
 
-    handle = module.register_forward_hook(hook)
-    was_training = model.training
-    model.eval()
     from tqdm.auto import tqdm
 
+    from medwb.models.inference import inference_mode
+
+    handle = module.register_forward_hook(hook)
     try:
-        with torch.no_grad():
+        with inference_mode(model), torch.no_grad():
             for s in tqdm(range(0, len(pairs), batch_size), desc="deep features", disable=len(pairs) < 16):
                 batch = torch.stack([_as_tensor(x, preprocess) for _, x in pairs[s:s + batch_size]]).to(device)
                 model(batch)
     finally:
         handle.remove()
-        model.train(was_training)
     feats = np.concatenate(captured, axis=0).reshape(len(pairs), -1)
     ids = [cid for cid, _ in pairs]
     df = pd.DataFrame(feats, columns=[f"deep_{i}" for i in range(feats.shape[1])])

@@ -7,9 +7,6 @@ A medwb checkpoint is a dict of tensors and plain values, loadable with
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
-import platform
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +14,7 @@ import torch
 from torch import nn
 
 from medwb.models.nets import MODEL_REGISTRY, build_model
+from medwb.provenance import flat_provenance, state_fingerprint
 
 __all__ = ["save_checkpoint", "load_checkpoint", "CheckpointError", "state_fingerprint"]
 
@@ -26,28 +24,6 @@ FORMAT_VERSION = 1
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot (or must not) be loaded."""
-
-
-def state_fingerprint(model: nn.Module) -> str:
-    """Short SHA-256 of a model's parameters and buffers (identifies weights in provenance)."""
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
-def _versions() -> dict[str, str]:
-    import numpy as np
-
-    try:
-        from importlib.metadata import version
-
-        medwb_v = version("medwb")
-    except Exception:  # noqa: BLE001 - not installed in development trees
-        medwb_v = "unknown"
-    return {"medwb": str(medwb_v), "torch": str(torch.__version__), "numpy": str(np.__version__),
-            "python": platform.python_version()}
 
 
 def save_checkpoint(
@@ -73,8 +49,16 @@ def save_checkpoint(
         extra: any other plain values (str, numbers, lists, dicts).
 
     Example:
-        >>> # save_checkpoint("net.pt", net, preprocess=Preprocess(), seed=0, data_hash=fp)
-        >>> # net2, info = load_checkpoint("net.pt")
+        >>> import torch
+        >>> from medwb.models import Preprocess, TeachingNet3D, load_checkpoint
+        >>> net = TeachingNet3D(width=4)
+        >>> pp = Preprocess(shape=(32, 32, 32))
+        >>> path = save_checkpoint(tmp_path / "net.pt", net, preprocess=pp, seed=0)
+        >>> net2, info = load_checkpoint(path)                    # rebuilt from the stored class and config
+        >>> type(net2).__name__, net2.config["width"], info["preprocess"].shape
+        ('TeachingNet3D', 4, (32, 32, 32))
+        >>> all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), net2.state_dict().values()))
+        True
     """
     path = Path(path)
     cfg = dict(config if config is not None else getattr(model, "config", {}) or {})
@@ -89,13 +73,7 @@ def save_checkpoint(
         "model_config": cfg,
         "state_dict": state,
         "preprocess": preprocess.to_dict() if hasattr(preprocess, "to_dict") else preprocess,
-        "provenance": {
-            **_versions(),
-            "seed": seed,
-            "data_hash": data_hash,
-            "weights_hash": state_fingerprint(model),
-            "saved_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        },
+        "provenance": flat_provenance(model=model, time_key="saved_at", seed=seed, data_hash=data_hash),
         "history": hist,
         "extra": dict(extra or {}),
     }

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from medwb.volume import WINDOW_PRESETS, Volume
+from medwb.volume import WINDOW_PRESETS, Volume, apply_window
 
 __all__ = ["Preprocess", "Augment", "VolumeDataset", "CohortDataset", "cohort_fingerprint"]
 
@@ -29,6 +29,9 @@ __all__ = ["Preprocess", "Augment", "VolumeDataset", "CohortDataset", "cohort_fi
 @dataclass(frozen=True)
 class Preprocess:
     """Window → resample → crop/pad: what a Volume goes through before the model sees it.
+
+    Resampling to coarser voxels smooths first (anti-aliasing, medwb.transforms.resample_to_grid),
+    so the model never sees stripes or speckle that exist only in its downsampled input.
 
     Args:
         window: a preset name from medwb.volume.WINDOW_PRESETS, a (center, width) pair in the
@@ -78,9 +81,7 @@ class Preprocess:
             lo, hi = np.percentile(a, [1.0, 99.0])
             out = (a.astype(np.float32) - np.float32(lo)) / np.float32(max(hi - lo, 1e-6))
             return np.clip(out, 0.0, 1.0, out=out)
-        center, width = WINDOW_PRESETS[w] if isinstance(w, str) else w
-        out = (a.astype(np.float32) - np.float32(center - width / 2.0)) / np.float32(width)
-        return np.clip(out, 0.0, 1.0, out=out)
+        return apply_window(a, w)
 
     def __call__(self, volume: Volume) -> Volume:
         """The model-space Volume (float32) with its exact affine."""
@@ -94,8 +95,9 @@ class Preprocess:
         return v
 
     def tensor(self, volume: Volume) -> torch.Tensor:
-        """(1, D, H, W) float32 tensor of the preprocessed volume."""
-        return torch.from_numpy(np.ascontiguousarray(self(volume).array, dtype=np.float32))[None]
+        """(1, D, H, W) float32 tensor of the preprocessed volume (its own memory, writable)."""
+        # "W": a read-only array (a cohort's cached voxels, when nothing changes them) is copied
+        return torch.from_numpy(np.require(self(volume).array, np.float32, ["C", "W"]))[None]
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -263,8 +265,13 @@ class CohortDataset(VolumeDataset):
     """A VolumeDataset fed by a medwb Cohort: ``cohort.volume(case_id)`` and the ``label`` column.
 
     Example:
-        >>> # ds = CohortDataset(cohort, augment=Augment()).preload()
-        >>> # x, y = ds[0]   # x: (1, 64, 64, 64) float32 in [0, 1]; y: 0 or 1
+        >>> cohort = medwb.demo.load_cohort()                     # the demo cohort (MEDWB_DEMO_DIR)
+        >>> ds = CohortDataset(cohort.subset(cohort.case_ids[:2])).preload()
+        >>> x, y = ds[0]                                           # Preprocess(): brain window, 3 mm, 64³
+        >>> tuple(x.shape), x.dtype, 0.0 <= float(x.min()) <= float(x.max()) <= 1.0, int(y) in (0, 1)
+        ((1, 64, 64, 64), torch.float32, True, True)
+
+        Training adds ``augment=Augment()`` (random flips, rotations, intensity changes and noise).
     """
 
     def __init__(

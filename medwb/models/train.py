@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from medwb.models.data import Augment, CohortDataset, Preprocess, VolumeDataset
 from medwb.models.device import amp_available, pick_device
+from medwb.models.inference import inference_mode
 from medwb.volume import Volume
 
 __all__ = ["train", "evaluate", "predict", "roc_auc", "seed_everything", "deterministic"]
@@ -170,10 +171,18 @@ def train(
         ``.attrs`` holds "best_epoch", "split" (case ids used) and "device".
 
     Example:
-        >>> # seed_everything(0); net = TeachingNet3D()
-        >>> # train_c, test_c = cohort.split(0.25, seed=0)
-        >>> # history = train(net, train_c, epochs=20)
-        >>> # evaluate(net, CohortDataset(test_c))["auc"]
+        >>> from medwb.models import Preprocess, TeachingNet3D, VolumeDataset
+        >>> from medwb.models.synthetic import synthetic_cases
+        >>> vols, labels, _ = synthetic_cases(8, seed=0, shape=(24, 32, 32))   # label 1: a ring lesion
+        >>> pp = Preprocess(window=(60.0, 200.0), spacing=6.0, shape=(12, 16, 16))
+        >>> seed_everything(0)
+        >>> net = TeachingNet3D(width=4)
+        >>> history = train(net, VolumeDataset(vols, labels, preprocess=pp), epochs=2, batch_size=4,
+        ...                 augment=None, progress=False)
+        >>> len(history), history.columns.tolist()[:4], history.attrs["device"]
+        (2, ['epoch', 'train_loss', 'val_loss', 'val_auc'], 'cpu')
+
+        On a Cohort, ``train(net, cohort, epochs=20)`` holds out a stratified ``val_fraction`` itself.
     """
     from tqdm.auto import tqdm
 
@@ -271,17 +280,12 @@ def _batches(model: nn.Module, data: Any, dev: torch.device, batch_size: int, am
 
     loader = DataLoader(data, batch_size=batch_size, shuffle=False)
     logits, labels = [], []
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for x, y in tqdm(loader, desc=desc, disable=not progress, leave=False):
-                with _autocast(dev, amp):
-                    out = model(x.to(dev))
-                logits.append(out.float().cpu())
-                labels.append(torch.as_tensor(y))
-    finally:
-        model.train(was_training)
+    with inference_mode(model), torch.no_grad():
+        for x, y in tqdm(loader, desc=desc, disable=not progress, leave=False):
+            with _autocast(dev, amp):
+                out = model(x.to(dev))
+            logits.append(out.float().cpu())
+            labels.append(torch.as_tensor(y))
     return torch.cat(logits).numpy(), torch.cat(labels).numpy()
 
 
@@ -302,8 +306,14 @@ def evaluate(model: nn.Module, data: Any, *, device: str | torch.device | None =
         data: a Dataset of (tensor, label) or a Cohort (wrapped in CohortDataset with ``preprocess``).
 
     Example:
-        >>> # evaluate(net, CohortDataset(test_cohort))
-        >>> # {'loss': 0.21, 'auc': 0.97, 'accuracy': 0.93, 'n': 40, 'n_positive': 17}
+        >>> from medwb.models import Preprocess, TeachingNet3D, VolumeDataset
+        >>> from medwb.models.synthetic import synthetic_cases
+        >>> vols, labels, _ = synthetic_cases(6, seed=0, shape=(24, 32, 32))
+        >>> pp = Preprocess(window=(60.0, 200.0), shape=(16, 16, 16))
+        >>> data = VolumeDataset(vols, labels, preprocess=pp)
+        >>> metrics = evaluate(TeachingNet3D(width=4), data, progress=False)
+        >>> sorted(metrics), metrics["n"], metrics["n_positive"], 0.0 <= metrics["auc"] <= 1.0
+        (['accuracy', 'auc', 'loss', 'n', 'n_positive'], 6, 3, True)
     """
     dev = pick_device(device)
     if hasattr(data, "volume") and hasattr(data, "case_ids"):
@@ -337,7 +347,13 @@ def predict(model: nn.Module, data: Any, *, preprocess: Preprocess | None = None
             default Preprocess()).
 
     Example:
-        >>> # predict(net, test_cohort).head()
+        >>> from medwb.models import Preprocess, TeachingNet3D
+        >>> cohort = medwb.demo.load_cohort()                     # the demo cohort (MEDWB_DEMO_DIR)
+        >>> two = cohort.subset(cohort.case_ids[:2])
+        >>> pp = Preprocess(shape=(32, 32, 32))
+        >>> p = predict(TeachingNet3D(width=4), two, preprocess=pp, progress=False)
+        >>> p.index.tolist() == two.case_ids, p.columns.tolist(), bool(p["prob"].between(0, 1).all())
+        (True, ['prob', 'predicted', 'label'], True)
     """
     dev = pick_device(device)
     if isinstance(data, Volume):

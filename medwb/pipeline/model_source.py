@@ -64,7 +64,11 @@ def as_model_source(model_or_checkpoint: Any, preprocess: Any = None) -> ModelSo
         preprocess: a medwb.models.Preprocess (or its dict) to use instead of the checkpoint's.
 
     Example:
-        >>> # src = as_model_source("runs/net.pt"); model, pp, ident = src.build("cpu")
+        >>> from medwb.models import Preprocess, TeachingNet3D, save_checkpoint
+        >>> ckpt = save_checkpoint(tmp_path / "net.pt", TeachingNet3D(width=4), preprocess=Preprocess())
+        >>> model, pp, ident = as_model_source(ckpt).build("cpu")      # what each worker does, once
+        >>> model.training, pp.shape, ident["model_class"], ident["n_parameters"]
+        (False, (64, 64, 64), 'TeachingNet3D', 4502)
     """
     pp = preprocess.to_dict() if hasattr(preprocess, "to_dict") else preprocess
     if isinstance(model_or_checkpoint, ModelSource):

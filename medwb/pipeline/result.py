@@ -36,8 +36,15 @@ class PipelineResult:
         run: the run's parameters, model identity, versions and timing (run.json).
 
     Example:
-        >>> # res = run_pipeline(cohort, "net.pt", out_dir="runs/r1")
-        >>> # res.failures[["case_id", "step", "error"]]; res.attribution("case-003").shape
+        >>> from medwb.models import TeachingNet3D
+        >>> from medwb.pipeline import run_pipeline
+        >>> cohort = medwb.demo.load_cohort()
+        >>> res = run_pipeline(cohort, TeachingNet3D(width=4), out_dir=tmp_path / "run", steps=("load",),
+        ...                    case_ids=cohort.case_ids[:2], progress=False)
+        >>> res.results["status"].tolist(), res.failures.columns.tolist()
+        (['ok', 'ok'], ['case_id', 'step', 'error_type', 'error', 'traceback'])
+        >>> PipelineResult.load(tmp_path / "run").results["case_id"].tolist()  # reopened from the folder
+        ['case-000', 'case-001']
     """
 
     results: pd.DataFrame

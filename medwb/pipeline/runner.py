@@ -12,7 +12,6 @@ that outgrows it (a case whose worker died is reported as failed at step "worker
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import time
 from collections.abc import Sequence
@@ -25,7 +24,7 @@ import pandas as pd
 from medwb.pipeline.case import STEPS, CaseSpec, PipelineConfig, run_chunk
 from medwb.pipeline.model_source import as_model_source
 from medwb.pipeline.result import FAILURE_COLUMNS, PipelineResult
-from medwb.provenance import to_columns, versions, write_sidecar
+from medwb.provenance import to_columns, utc_now, versions, write_sidecar
 
 __all__ = ["run_pipeline", "local_client", "case_specs", "PipelineWarning"]
 
@@ -81,7 +80,8 @@ def local_client(n_workers: int = 2, threads_per_worker: int = 1, memory_limit: 
     ``client.close()`` (or leaving a ``with`` block) shuts the workers down too.
 
     Example:
-        >>> # with local_client(2) as client: res = run_pipeline(cohort, "net.pt", out_dir="r", client=client)
+        >>> with local_client(2) as client:                                  # doctest: +SKIP
+        ...     res = run_pipeline(cohort, "net.pt", out_dir="runs/dask", client=client)
     """
     import logging
 
@@ -149,9 +149,16 @@ def run_pipeline(
         error, traceback) and accessors for the arrays and provenance. A failing case never stops the run.
 
     Example:
-        >>> # res = run_pipeline(cohort, "net.pt", out_dir="runs/demo")                    # in-process
-        >>> # with local_client(2) as c: res = run_pipeline(cohort, "net.pt", out_dir="r2", client=c)
-        >>> # res.failures, res.results[["case_id", "prob", "attr_mass_in_mask"]]
+        >>> from medwb.models import Preprocess, TeachingNet3D, save_checkpoint
+        >>> net = TeachingNet3D(width=4)                                     # untrained, for the example
+        >>> ckpt = save_checkpoint(tmp_path / "net.pt", net, preprocess=Preprocess(shape=(32, 32, 32)))
+        >>> cohort = medwb.demo.load_cohort()
+        >>> res = run_pipeline(cohort, ckpt, out_dir=tmp_path / "run", steps=("predict", "explain"),
+        ...                    case_ids=cohort.case_ids[:2], progress=False)   # in-process; client= for Dask
+        >>> res.results[["case_id", "status", "attribution_method"]].values.tolist(), len(res.failures)
+        ([['case-000', 'ok', 'saliency'], ['case-001', 'ok', 'saliency']], 0)
+        >>> res.attribution("case-000").shape == cohort.volume("case-000").shape   # on the case's own grid
+        True
     """
     from medwb.models.device import pick_device
 
@@ -175,7 +182,7 @@ def run_pipeline(
     done = {r["case_id"] for r in reused}
     todo = [s for s in specs if s.case_id not in done]
     chunks = [todo[i:i + int(batch_size)] for i in range(0, len(todo), int(batch_size))]
-    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    started = utc_now()
 
     own_client = False
     if isinstance(client, str):

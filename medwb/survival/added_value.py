@@ -131,9 +131,12 @@ def added_value(
             medians; the whole-data LR test uses whole-data medians (listed in ``data_report``).
 
     Example:
-        >>> res = added_value(df, "time", "event", ["age", "sex"], ["volume_mm3", "glcm_contrast"])  # doctest: +SKIP
-        >>> print(res)  # doctest: +SKIP
-        imaging adds prognostic value: C 0.601 -> 0.702, ΔC = +0.101 [+0.05, +0.15]; LR ...
+        >>> df = medwb.demo.load_cohort().table           # lesion type and size drive survival there
+        >>> res = added_value(df, "time", "event", ["age", "ecog"], ["label", "lesion_volume_ml"], n_boot=200)
+        >>> res.adds_value, res.delta_c > 0, res.lr_df, res.lr_p < 0.001
+        (True, True, 2, True)
+        >>> print(res)                                     # doctest: +ELLIPSIS
+        imaging adds prognostic value: C 0.5... -> 0.7..., ΔC = +0.1... [...]; LR chi2 = ... on 2 df ...
     """
     from lifelines.utils import concordance_index
     from tqdm.auto import tqdm

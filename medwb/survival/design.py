@@ -2,8 +2,8 @@
 
 Categorical (text or pandas Categorical) columns are one-hot encoded with their first level dropped
 (the reference level: alphabetically first for text, the first category for a Categorical); booleans
-become 0/1; anything else is converted to numbers (values that are not numbers become NaN, which
-fit_cox then reports). The SurvivalExplorer widget, scripts and pipeline workers build their designs
+become 0/1; anything else, numbers stored as Python objects included, is converted to numbers
+(missing values become NaN, which fit_cox then reports). The SurvivalExplorer widget, scripts and pipeline workers build their designs
 here, so a covariate gets the same name (e.g. ``sex_M``) everywhere, the name medwb.demo.TRUTH_NAMES
 maps to the demo's true hazard ratios.
 """
@@ -15,6 +15,9 @@ from collections.abc import Sequence
 import pandas as pd
 
 __all__ = ["design_frame"]
+
+#: pandas.api.types.infer_dtype kinds of an object column that holds numbers (kept numeric, not one-hot)
+_NUMERIC_KINDS = ("integer", "floating", "mixed-integer-float", "decimal", "empty")
 
 
 def design_frame(table: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
@@ -36,7 +39,9 @@ def design_frame(table: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DataFr
         if col.dtype == bool:
             out[c] = col.astype(float)
             names.append(c)
-        elif isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object or pd.api.types.is_string_dtype(col):
+        elif isinstance(col.dtype, pd.CategoricalDtype) or (
+                (col.dtype == object or pd.api.types.is_string_dtype(col))
+                and pd.api.types.infer_dtype(col, skipna=True) not in _NUMERIC_KINDS):
             dummies = pd.get_dummies(col, prefix=c, drop_first=True, dtype=float)
             out = out.join(dummies)
             names += list(dummies.columns)

@@ -11,9 +11,8 @@ from medwb.survival import CoxModel, added_value, fit_cox, join_features
 
 demo = pytest.importorskip("medwb.demo", reason="medwb.demo (the demo cohort) is not available")
 
-UNITS = {"age": 10.0, "lesion_volume_ml": 10.0}
-TRUE_NAME = {"age": "age_per_10y", "male": "male", "ecog": "ecog", "label": "ring_enhancing",
-             "lesion_volume_ml": "lesion_volume_per_10ml"}
+UNITS = dict(demo.TRUTH_UNITS)  # the demo's truth coding lives in medwb.demo.truth, once
+TRUE_NAME = {c: demo.TRUTH_NAMES[c] for c in ("age", "male", "ecog", "label", "lesion_volume_ml")}
 
 
 def _design(table: pd.DataFrame) -> pd.DataFrame:

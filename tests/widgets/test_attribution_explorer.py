@@ -47,6 +47,33 @@ def test_run_computes_each_method_and_its_figures():
     assert len(ex.panels.children) == 2 and "Grad-CAM" in ex.table.value
 
 
+def test_figures_are_the_metrics_of_the_maps_shown_and_each_panel_is_its_own_map():
+    from medwb.attribution import deletion_insertion, explain, localisation
+
+    vol, mask = _case()
+    net = _Net()
+    ex = AttributionExplorer(net, vol, mask=mask, methods=("saliency", "gradcam"), target=1, teaching=True)
+    ex.run(wait=True)
+    assert ex.figures["method"].tolist() == ["Saliency", "Grad-CAM"]
+    for method, row in zip(("saliency", "gradcam"), ex.figures.to_dict("records"), strict=True):
+        a = ex.results[method]
+        np.testing.assert_array_equal(a.array, explain(net, vol, method, 1).array)  # the map of that method
+        loc = localisation(a, mask)
+        assert row["mass in mask"] == pytest.approx(loc["mass_in_mask"])
+        assert row["enrichment"] == pytest.approx(loc["enrichment"])
+        assert row["pointing hit"] == bool(loc["pointing_hit"])
+        aucs = deletion_insertion(net, a).groupby("curve")["auc"].first()
+        assert row["deletion AUC (low good)"] == pytest.approx(aucs["deletion"])
+        assert row["insertion AUC (high good)"] == pytest.approx(aucs["insertion"])
+    titles = [box.children[0].value for box in ex.panels.children]
+    assert titles == ["<b>Saliency</b>", "<b>Grad-CAM</b>"]
+    saliency_png, gradcam_png = (box.children[1].value for box in ex.panels.children)
+    assert saliency_png != gradcam_png  # each panel draws its own map over the same slice
+    ex.teaching.value = False  # localisation against the true mask is ground truth: hidden outside teaching
+    assert "mass in mask" not in ex.shown_figures().columns and "mass in mask" not in ex.table.value
+    assert "deletion AUC (low good)" in ex.shown_figures().columns
+
+
 def test_panels_follow_the_shared_slice():
     vol, mask = _case()
     ex = AttributionExplorer(_Net(), vol, mask=mask, methods=("saliency",), target=1)

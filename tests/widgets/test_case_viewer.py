@@ -149,6 +149,24 @@ def test_static_fallback_is_a_png_of_the_three_planes():
     assert img.width > img.height and np.asarray(img.convert("L")).std() > 5
 
 
+def test_static_fallback_follows_the_position_and_shows_the_truth_only_in_teaching_mode():
+    vol, attr, mask = _case()
+    v = CaseViewer(vol, attr, mask=mask, teaching=False)
+
+    def fallback():
+        bundle = v._repr_mimebundle_()
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(data["image/png"]))).convert("RGB"))
+
+    hidden = fallback()
+    assert np.array_equal(hidden, np.asarray(Image.open(io.BytesIO(v.to_png())).convert("RGB")))
+    assert not (hidden == [255, 59, 48]).all(axis=2).any()  # no ground-truth outline
+    v.teaching.value = True
+    assert (fallback() == [255, 59, 48]).all(axis=2).sum() >= 10
+    v.canvas.position = [1, 3, 4]  # a click elsewhere: the fallback shows the new planes
+    assert not np.array_equal(fallback(), hidden)
+
+
 def test_neighbouring_slices_are_sent_ahead_and_dropped_when_settings_change():
     vol, attr, _ = _case()
     v = CaseViewer(vol, attr, position=(6, 10, 12), prefetch=2)

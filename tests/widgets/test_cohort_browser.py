@@ -68,3 +68,12 @@ def test_static_fallback_shows_the_opened_case(tiny_cohort):
     data = b._repr_mimebundle_()
     data = data[0] if isinstance(data, tuple) else data
     assert "image/png" in data and "case-2" in data["text/plain"]
+    import base64
+
+    png_2 = base64.b64decode(data["image/png"])
+    assert png_2 == b.viewer.to_png()  # the opened case's three planes, as its viewer shows them
+    b.open_case("case-3")
+    data = b._repr_mimebundle_()
+    data = data[0] if isinstance(data, tuple) else data
+    assert "case-3" in data["text/plain"]
+    assert base64.b64decode(data["image/png"]) == b.viewer.to_png() != png_2

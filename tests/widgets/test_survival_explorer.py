@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -48,8 +50,19 @@ def test_moving_the_cut_point_restratifies_without_refitting():
 def test_cross_validated_c_index_is_reported_on_request():
     table, feats = _data()
     s = SurvivalExplorer(table, features=feats)
+    assert "cross-validated" not in s.stats.value  # off by default: it costs five refits
     s.cross_validated.value = True
     assert "cross-validated C" in s.stats.value
+    from medwb.survival import CoxModel, cross_validate
+
+    x, names = design_frame(table, ["age", "sex"])
+    df = pd.concat([table[["time", "event"]], x], axis=1)
+    want = cross_validate(CoxModel(penalizer=s.penalizer.value), df, "time", "event", names, n_splits=5)
+    shown = re.search(r"cross-validated C (\d\.\d{3})", s.stats.value).group(1)
+    assert shown == f"{want.folds['harrell_c'].mean():.3f}"
+    apparent = re.search(r"apparent C-index (\d\.\d{3})", s.stats.value).group(1)
+    assert apparent == f"{s.model.concordance():.3f}" and f"n {len(table)} · events {table.event.sum()}" \
+        in s.stats.value
 
 
 def test_unknown_covariates_are_refused_with_the_columns():

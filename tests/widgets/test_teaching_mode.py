@@ -182,8 +182,9 @@ def test_survival_explorer_draws_true_hazard_ratios_only_in_teaching_mode():
     assert "true_hr" in s.truth_table.value and "covered" in s.truth_table.value
     s.feature_set.value = "both"                     # refits keep the truth on show
     assert s.comparison.loc["lesion_volume_ml", "true_hr"] == 1.2
+    both = s.forest_image.value
     s.teaching.value = False
-    assert s.forest_image.value != s.truth_table.value and s.truth_table.value == ""
+    assert s.comparison is None and s.truth_table.value == "" and s.forest_image.value != both
 
 
 def test_survival_explorer_without_truth_has_no_toggle_on_show():

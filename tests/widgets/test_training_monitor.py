@@ -44,6 +44,33 @@ def test_follows_real_training_as_its_callback():
     assert "val_auc" in monitor.status.value
     img = Image.open(io.BytesIO(monitor.plot.value))
     assert img.width > 200 and np.asarray(img.convert("L")).std() > 10
+    # what it shows is train()'s own history: the table, and the last epoch's numbers in the status line
+    pd.testing.assert_frame_equal(monitor.history.reset_index(drop=True), history.reset_index(drop=True))
+    last = history.iloc[-1]
+    for key in ("train_loss", "val_loss", "val_auc"):
+        assert f"{key} {last[key]:.3f}" in monitor.status.value
+    assert monitor.status.value.startswith("epoch 3/3")
+
+
+def test_the_plot_draws_the_history_it_was_given(monkeypatch):
+    from matplotlib.figure import Figure
+
+    monitor = TrainingMonitor(epochs=4)
+    drawn = {}
+    real_savefig = Figure.savefig
+
+    def spy(fig, *args, **kwargs):  # read the figure's lines as it is encoded
+        for ax in fig.axes:
+            for line in ax.get_lines():
+                drawn[line.get_label()] = (list(line.get_xdata()), list(line.get_ydata()))
+        return real_savefig(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    _fake_train(4, monitor)
+    assert drawn["train_loss"] == ([1, 2, 3, 4], [1, 1 / 2, 1 / 3, 1 / 4])
+    assert drawn["val_auc"] == ([1, 2, 3, 4], [0.5 + e / 40 for e in (1, 2, 3, 4)])
+    assert drawn["best"][0] == [1, 2, 3, 4]  # every epoch of the fake run is a new best
+    assert monitor.status.value.startswith("epoch 4/4 · train_loss 0.250 · val_loss 0.275 · val_auc 0.600")
 
 
 def test_stop_ends_background_training_after_the_current_epoch():

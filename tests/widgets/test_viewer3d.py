@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import gzip
+import io
 import sys
 import types
 
 import nibabel as nib
 import numpy as np
 import pytest
+from PIL import Image
 
 import medwb
 from medwb.io.nifti import volume_to_nifti
@@ -91,3 +93,25 @@ def test_static_fallback_is_a_png():
     bundle = Viewer3D(vol, attr, mask=mask)._repr_mimebundle_()
     data = bundle[0] if isinstance(bundle, tuple) else bundle
     assert base64.b64decode(data["image/png"])[:4] == b"\x89PNG"
+
+
+def _fallback_rgb(viewer):
+    bundle = viewer._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data["image/png"]))).convert("RGB"))
+
+
+def test_static_fallback_shows_the_three_planes_with_the_map_and_the_truth_only_in_teaching_mode():
+    from medwb.widgets.static import ortho_png
+
+    vol, attr, mask = _case()
+    red = lambda rgb: int((rgb == [255, 59, 48]).all(axis=2).sum())  # noqa: E731  (the truth's outline)
+    coloured = lambda rgb: int((np.ptp(rgb.astype(int), axis=2) > 30).sum())  # noqa: E731  (not gray)
+    hidden = _fallback_rgb(Viewer3D(vol, attr, mask=mask, teaching=False))
+    shown = _fallback_rgb(Viewer3D(vol, attr, mask=mask, teaching=True))
+    plain = _fallback_rgb(Viewer3D(vol))
+    assert hidden.shape == shown.shape and hidden.shape[1] > hidden.shape[0]  # three planes side by side
+    assert red(hidden) == 0 and red(shown) > 10
+    assert coloured(plain) == 0 and coloured(hidden) > 100  # the attribution overlay is drawn
+    want = np.asarray(Image.open(io.BytesIO(ortho_png(vol, attr, mask=mask))).convert("RGB"))
+    assert np.array_equal(shown, want)

@@ -198,9 +198,14 @@ def load_nifti(
     NiftiOrientationWarning shows both and ``prefer`` decides.
 
     Example:
-        >>> v = load_nifti("/usr/share/mricron/templates/ch2.nii.gz")  # doctest: +SKIP
-        >>> v.shape, v.spacing  # doctest: +SKIP
-        ((181, 217, 181), (1.0, 1.0, 1.0))
+        >>> import nibabel as nib
+        >>> ras = np.diag([-0.5, -1.0, 2.0, 1.0])              # i to the right, j anterior, k up (RAS)
+        >>> nib.save(nib.Nifti1Image(np.zeros((5, 4, 3), np.int16), ras), tmp_path / "ct.nii.gz")
+        >>> v = load_nifti(tmp_path / "ct.nii.gz")
+        >>> v.shape, v.spacing                                  # (slice, row, column) = (k, j, i)
+        ((3, 4, 5), (2.0, 1.0, 0.5))
+        >>> v.affine[:3, 2], v.affine[:3, 1]                    # column = +L, row = +P in LPS
+        (array([0.5, 0. , 0. ]), array([0., 1., 0.]))
     """
     import nibabel as nib
 

@@ -129,6 +129,57 @@ def test_plots_return_figures_with_the_expected_content():
     plt.close("all")
 
 
+def test_km_figure_draws_each_groups_survival_function_censor_ticks_and_at_risk_counts():
+    import matplotlib.pyplot as plt
+
+    df = _cohort()
+    km = kaplan_meier(df.assign(g=df["img0"] > 0), "time", "event", "g")
+    ax = plot_km(km, title="by img0").axes[0]
+    curves = {ln.get_label(): ln for ln in ax.get_lines() if ln.get_drawstyle() == "steps-post"}
+    assert set(curves) == {str(k) for k in km.fitters}
+    for key, kmf in km.fitters.items():
+        line = curves[str(key)]
+        np.testing.assert_allclose(line.get_xdata(), kmf.survival_function_.index)
+        np.testing.assert_allclose(line.get_ydata(), kmf.survival_function_.iloc[:, 0])
+        censored = (df.assign(g=df["img0"] > 0).query("g == @key and event == 0"))
+        ticks = [ln for ln in ax.get_lines() if ln.get_marker() == "|" and ln.get_color() == line.get_color()]
+        assert len(ticks) == 1 and len(ticks[0].get_xdata()) == censored["time"].nunique()
+    assert len(ax.collections) == len(km.fitters)  # one confidence band each
+    assert ax.get_title() == "by img0" and ax.get_ylim() == (0, 1.02)
+    table = " ".join(t.get_text() for a in ax.figure.axes[1:] for t in a.get_xticklabels())
+    n_false, n_true = (df["img0"] <= 0).sum(), (df["img0"] > 0).sum()
+    assert "At risk" in table and "Events" in table and f"{n_false}" in table and f"{n_true}" in table
+    plt.close("all")
+
+
+def test_forest_and_calibration_figures_place_each_estimate_where_the_table_says():
+    import matplotlib.pyplot as plt
+
+    from medwb.survival import fit_cox
+
+    df = _cohort()
+    model = fit_cox(df, "time", "event", ["age", "img0"], units={"age": 10})
+    hr = model.hazard_ratios()
+    ax = forest_plot(model, truth={"img0": 2.5}).axes[0]
+    (bars,) = ax.containers  # the estimates with their confidence intervals, last covariate on top
+    markers, _, (ci,) = bars
+    np.testing.assert_allclose(markers.get_xdata().astype(float), hr["hr"].iloc[::-1])
+    np.testing.assert_allclose([seg[:, 0] for seg in ci.get_segments()],
+                               hr[["hr_lower", "hr_upper"]].iloc[::-1].to_numpy())
+    (true,) = [ln for ln in ax.get_lines() if ln.get_label() == "true HR"]
+    assert list(true.get_xdata()) == [2.5] and list(true.get_ydata()) == [0.25]  # img0's row (y = 0) + 0.25
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["img0", "age (per 10)"]
+    assert ax.get_xscale() == "log"
+    cv = cross_validate(CoxModel(), df, "time", "event", ["img0"], horizon=365)
+    table = cv.calibration()
+    ax = calibration_plot(table, 365).axes[0]
+    (points,) = ax.containers
+    np.testing.assert_allclose(points.lines[0].get_xdata().astype(float), table["predicted"])
+    np.testing.assert_allclose(points.lines[0].get_ydata().astype(float), table["observed"])
+    assert ax.get_title() == "calibration at t = 365" and ax.get_xlabel() == "predicted survival"
+    plt.close("all")
+
+
 @pytest.mark.parametrize("n_splits", [1])
 def test_cross_validate_refuses_fewer_than_two_folds(n_splits):
     with pytest.raises(ValueError, match="n_splits must be >= 2"):

@@ -78,9 +78,23 @@ class DicomWebSource:
             retries, backoff, backoff_max, config_path.
 
     Example:
-        >>> src = DicomWebSource("http://127.0.0.1:8042/dicom-web", cache="/tmp/medwb-cache")  # doctest: +SKIP
-        >>> series = src.search_series(modality="CT", date=("2024-01-01", None))              # doctest: +SKIP
-        >>> volume = src.load_series(series.study_uid[0], series.series_uid[0])               # doctest: +SKIP
+        >>> from medwb.export.series import write_series
+        >>> from medwb.io.dicomweb.orthanc import LocalOrthanc
+        >>> hu = np.arange(4 * 8 * 8, dtype=np.int16).reshape(4, 8, 8)
+        >>> ct = medwb.Volume.from_geometry(hu, modality="CT")
+        >>> files = write_series(ct, tmp_path / "ct", patient_id="P-1")
+        >>> pacs = LocalOrthanc(tmp_path / "pacs").start()           # a real server on 127.0.0.1
+        >>> src = DicomWebSource(pacs.dicomweb_url, username=pacs.auth[0], password=pacs.auth[1],
+        ...                      cache=tmp_path / "cache")
+        >>> bool(src.store(files, progress=False)["stored"].all())
+        True
+        >>> series = src.search_series(modality="CT", date=("2024-01-01", None))
+        >>> series[["patient_id", "modality", "n_instances"]].values.tolist()
+        [['P-1', 'CT', 4]]
+        >>> volume = src.load_series(series.study_uid[0], series.series_uid[0], progress=False)
+        >>> bool(np.array_equal(volume.array, hu))
+        True
+        >>> pacs.stop()
     """
 
     def __init__(self, url: str | None = None, *, token: str | None = None, username: str | None = None,

@@ -43,7 +43,22 @@ def cohort_from_dicomweb(source: DicomWebSource, query: Mapping[str, Any] | None
     is dropped silently.
 
     Example:
-        >>> cohort = cohort_from_dicomweb(src, {"modality": "CT"}, "clinical.csv")   # doctest: +SKIP
+        >>> import pandas as pd
+        >>> from medwb.export.series import write_series
+        >>> from medwb.io.dicomweb import DicomWebSource
+        >>> from medwb.io.dicomweb.orthanc import LocalOrthanc
+        >>> ct = medwb.Volume.from_geometry(np.zeros((4, 8, 8), np.int16), modality="CT")
+        >>> files = [*write_series(ct, tmp_path / "a", patient_id="P-1"),
+        ...          *write_series(ct, tmp_path / "b", patient_id="P-2")]
+        >>> pacs = LocalOrthanc(tmp_path / "pacs").start()
+        >>> src = DicomWebSource(pacs.dicomweb_url, username=pacs.auth[0], password=pacs.auth[1],
+        ...                      cache=tmp_path / "cache")
+        >>> _ = src.store(files, progress=False)
+        >>> clinical = pd.DataFrame({"patient_id": ["P-1", "P-2"], "age": [61, 70]})  # or a CSV path
+        >>> cohort = cohort_from_dicomweb(src, {"modality": "CT"}, clinical, progress=False)
+        >>> cohort.table[["case_id", "age", "modality"]].values.tolist(), cohort.volume("P-1").shape
+        ([['P-1', 61, 'CT'], ['P-2', 70, 'CT']], (4, 8, 8))
+        >>> pacs.stop()
     """
     from tqdm.auto import tqdm
 

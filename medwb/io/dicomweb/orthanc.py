@@ -57,10 +57,11 @@ class LocalOrthanc:
         config: extra configuration entries merged over the defaults.
 
     Example:
-        >>> import tempfile
-        >>> with LocalOrthanc(tempfile.mkdtemp()) as pacs:   # doctest: +SKIP
-        ...     pacs.dicomweb_url
-        'http://127.0.0.1:40213/dicom-web'
+        >>> with LocalOrthanc(tmp_path / "pacs") as pacs:          # started here, stopped on leaving
+        ...     pacs.dicomweb_url.startswith("http://127.0.0.1:"), pacs.is_running, pacs.auth[0]
+        (True, True, 'medwb')
+        >>> pacs.is_running
+        False
     """
 
     def __init__(self, directory: str | Path, *, port: int | None = None, authentication: bool = True,

@@ -11,7 +11,6 @@ back to the client is a few hundred bytes per case.
 from __future__ import annotations
 
 import os
-import re
 import socket
 import time
 import traceback
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from medwb.paths import safe_name
 from medwb.pipeline.model_source import ModelSource
 from medwb.provenance import make_provenance, to_columns, write_sidecar
 
@@ -60,12 +60,6 @@ class PipelineConfig:
         d = asdict(self)
         d.pop("out_dir")
         return d
-
-
-def safe_name(case_id: str) -> str:
-    """A file-name-safe version of a case id (other characters become '_')."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(case_id)).strip(".")
-    return name or "case"
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:

@@ -202,3 +202,11 @@ def test_each_worker_builds_the_model_once(distributed_run, cluster_client):
     assert distributed_run.run["n_cases"] == 7
     builds = cluster_client.run(build_count)
     assert len(builds) == 2 and set(builds.values()) == {1}, builds
+
+
+def test_case_ids_that_differ_only_in_unsafe_characters_get_their_own_files():
+    from medwb.pipeline.case import safe_name
+
+    names = {safe_name(c) for c in ["a/b", "a_b", "a b", "../a_b"]}
+    assert len(names) == 4 and all("/" not in n and not n.startswith(".") for n in names)
+    assert safe_name("case-007") == "case-007"  # the demo's ids keep their names (resume finds old outputs)

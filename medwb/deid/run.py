@@ -23,6 +23,7 @@ import pandas as pd
 
 from medwb.deid.phiscan import scan_phi
 from medwb.deid.text import identifying_values
+from medwb.io.dicom.files import walk_files
 from medwb.paths import inside, safe_name
 
 __all__ = ["DeidResult", "PHIFoundError", "PHIWarning", "run_folder"]
@@ -121,13 +122,15 @@ def run_folder(deid: Any, source: str | Path, destination: str | Path, *, progre
                          "would read its own output.\nFix: write beside the input, not inside it.")
     if not source.is_dir():
         raise FileNotFoundError(f"the input folder {source} does not exist. Fix: pass a folder of DICOM files.")
-    files = sorted(p for p in source.rglob("*") if p.is_file() and not p.name.startswith("."))
+    files, unreachable = walk_files(source)  # symlinked series folders are followed, loops reported
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
     rows: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
     identifiers: set[str] = set()
     seen: dict[str, Path] = {}
+    problems += [{"source": str(path), "problem": f"not read: {why}", "fix": "see the reason"}
+                 for path, why in unreachable]
     kinds = ["names", "ids", "dates", "contacts"] + ([] if deid.options["retain_institution_identity"]
                                                      else ["institution"])
     try:

@@ -159,3 +159,15 @@ def test_a_file_without_a_sop_instance_uid_is_not_named_after_its_source(ct_fold
     files[0].unlink()
     result = Deidentifier(PseudonymMap()).folder(tmp_path / "in", tmp_path / "out", progress=False)
     assert len(result) == 1 and "KOWALSKI" not in result["destination"].iloc[0].upper()
+
+
+def test_a_symlinked_series_folder_is_deidentified_and_a_loop_is_reported(ct_folder, tmp_path):
+    ct_folder(3)
+    elsewhere = tmp_path / "elsewhere"
+    (tmp_path / "in").rename(elsewhere)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "series-1").symlink_to(elsewhere, target_is_directory=True)  # exports often link series
+    (elsewhere / "back").symlink_to(tmp_path / "in", target_is_directory=True)       # and sometimes loop
+    result = Deidentifier(PseudonymMap()).folder(tmp_path / "in", tmp_path / "out", progress=False)
+    assert len(result) == 3
+    assert result.problems["problem"].str.contains("loop").sum() == 1

@@ -24,11 +24,12 @@ from __future__ import annotations
 from medwb.widgets.attribution_explorer import AttributionExplorer
 from medwb.widgets.case_viewer import CaseViewer
 from medwb.widgets.cohort_browser import CohortBrowser
+from medwb.widgets.reader_study import ReaderStudy, TeacherView
 from medwb.widgets.slice_viewer import SliceViewer, render_png
 from medwb.widgets.survival_explorer import SurvivalExplorer
 from medwb.widgets.teaching import set_teaching, teaching_enabled
 from medwb.widgets.training_monitor import TrainingMonitor
 from medwb.widgets.viewer3d import Viewer3D
 
-__all__ = ["AttributionExplorer", "CaseViewer", "CohortBrowser", "SliceViewer", "SurvivalExplorer",
-           "TrainingMonitor", "Viewer3D", "render_png", "set_teaching", "teaching_enabled"]
+__all__ = ["AttributionExplorer", "CaseViewer", "CohortBrowser", "ReaderStudy", "SliceViewer", "SurvivalExplorer",
+           "TeacherView", "TrainingMonitor", "Viewer3D", "render_png", "set_teaching", "teaching_enabled"]

@@ -5,6 +5,9 @@ a DICOM file or a NIfTI file, relative to ``root``), ``mask`` (a label volume on
 ``label`` (diagnosis, 0/1), ``time`` and ``event`` (survival outcome). Every other column is clinical
 data and travels with the case.
 
+Volumes and masks are loaded on first use and kept in a small LRU cache; what ``volume()`` and
+``mask()`` hand out shares the cached voxels read-only (copy before editing).
+
 Problems that do not make the table ambiguous (an image that is not there, a negative survival time)
 are collected in ``Cohort.problems`` and the rest of the cohort stays usable; duplicate case ids do make
 it ambiguous and raise.
@@ -12,6 +15,7 @@ it ambiguous and raise.
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 from collections import OrderedDict
@@ -254,11 +258,33 @@ class Cohort:
         return self.table.iloc[self._position(case_id)]
 
     def volume(self, case_id: str) -> Volume:
-        """The image of a case as a Volume (loaded on first use, then cached)."""
+        """The image of a case as a Volume (loaded on first use, then cached).
+
+        The voxels are **read-only** and shared with every other caller (no copy, so a cached case
+        costs nothing to hand out): writing into ``.array`` raises ``ValueError: assignment
+        destination is read-only``. Each call returns a new Volume object, so replacing its
+        ``array``, ``affine`` or ``meta`` never changes what the next caller gets. To edit the
+        voxels, edit a copy: ``v = cohort.volume(case).copy()`` (writable), or build a new array
+        (``v.with_array(v.array * 2)``).
+
+        Example:
+            >>> import pandas as pd
+            >>> from medwb.io.nifti import save_nifti
+            >>> _ = save_nifti(Volume.from_geometry(np.zeros((2, 3, 4), np.int16)), tmp_path / "a.nii.gz")
+            >>> c = Cohort(pd.DataFrame({"case_id": ["a"], "image": ["a.nii.gz"]}), tmp_path)
+            >>> v = c.volume("a")
+            >>> v.array.flags.writeable, c.volume("a").array is v.array  # shared, read-only
+            (False, True)
+            >>> w = v.copy(); w.array[0, 0, 0] = 7; int(c.volume("a").array[0, 0, 0])
+            0
+        """
         return self._load(case_id, "image")
 
     def mask(self, case_id: str) -> Volume | None:
-        """The case's label volume (e.g. the demo's lesion mask), or None when it has none."""
+        """The case's label volume (e.g. the demo's lesion mask), or None when it has none.
+
+        Read-only and shared like volume(): copy it (``.copy()``) before editing.
+        """
         if "mask" not in self.table or _missing(self.row(case_id)["mask"]):
             return None
         return self._load(case_id, "mask")
@@ -324,7 +350,7 @@ class Cohort:
         key = (str(case_id), column)
         if key in self._cache:
             self._cache.move_to_end(key)
-            return self._cache[key]
+            return _handout(self._cache[key])
         row = self.row(case_id)
         if column not in row or _missing(row[column]):
             raise CohortError(f"case {case_id!r} has no {column}.\nFix: add its path to the table's "
@@ -333,10 +359,12 @@ class Cohort:
 
         vol = load_volume(self._resolve(str(row[column])))
         vol.meta.setdefault("case_id", str(case_id))
+        vol.array.setflags(write=False)  # shared by every caller: nobody may write into it
+        vol.affine.setflags(write=False)
         self._cache[key] = vol
         while len(self._cache) > max(self.cache_size, 0):
             self._cache.popitem(last=False)
-        return vol
+        return _handout(vol)
 
     def __repr__(self) -> str:
         t = self.table
@@ -351,6 +379,11 @@ class Cohort:
             parts.append(f"{len(self.problems)} problem(s)")
         where = f", root={str(self.root)!r}" if self.root else ""
         return f"Cohort({'; '.join(parts)}{where})"
+
+
+def _handout(cached: Volume) -> Volume:
+    """A new Volume around a cached one: the read-only voxels shared, geometry and meta copied."""
+    return Volume(cached.array, cached.affine.copy(), cached.modality, copy.deepcopy(cached.meta))
 
 
 def _missing(value: Any) -> bool:

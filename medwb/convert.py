@@ -66,6 +66,8 @@ def to_torch(
     import torch
 
     arr = np.ascontiguousarray(volume.array)
+    if not arr.flags.writeable:  # e.g. a cohort's cached voxels: the tensor must not share (and write) them
+        arr = arr.copy()
     if arr.dtype == np.uint16:  # torch has limited uint16 support: widen losslessly
         arr = arr.astype(np.int32)
     elif arr.dtype.byteorder not in ("=", "|"):

@@ -1,9 +1,12 @@
-"""Change a Volume's voxel grid: resample, crop, pad, reorient.
+"""Change a Volume's voxel grid: resample, crop, pad (and reorient, from medwb.orientation).
 
 Every function returns a new Volume whose affine is exact for its voxels (index -> LPS mm, axes
 slice, row, column; see docs/geometry.md). Interpolation is scipy.ndimage's; the out-of-image rule
 matches SimpleITK's ResampleImageFilter: a point within half a voxel of the edge takes the edge value,
 anything further out takes ``fill`` (by default the volume's minimum, e.g. -1024 HU air).
+Downsampling an image (order >= 1 onto a coarser grid) smooths first, so detail finer than the new
+voxels averages out instead of aliasing into patterns that are not in the patient (scikit-image's
+rule, see resample_to_grid); masks (order 0) are never smoothed.
 Conversions to other libraries live in medwb.convert; this module only moves voxels.
 """
 
@@ -13,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from medwb.orientation import ORIENTATIONS, orientation_of, reorient
 from medwb.volume import GeometryError, Volume
 
 __all__ = [
@@ -27,17 +31,8 @@ __all__ = [
     "ORIENTATIONS",
 ]
 
-#: Named orientations -> a three-letter code: the patient direction toward which the slice, row and
-#: column index increase (DICOM letters L/R, P/A, S/I).
-ORIENTATIONS: dict[str, str] = {
-    "LPS-axial": "SPL",  # radiological axial: slices up the body, rows to the back, columns to the left
-    "axial": "SPL",
-    "coronal": "PIL",  # slices to the back, rows down, columns to the patient's left
-    "sagittal": "LIP",  # slices to the patient's left, rows down, columns to the back
-}
-_LETTERS = {"L": (0, 1.0), "R": (0, -1.0), "P": (1, 1.0), "A": (1, -1.0), "S": (2, 1.0), "I": (2, -1.0)}
-_AXIS_LETTERS = ("LR", "PA", "SI")  # (positive, negative) letter of world axes x, y, z
 _EDGE_TOL = 1e-6
+_MIN_SIGMA = 1e-3  # smoothing below a thousandth of a voxel changes nothing measurable: skipped
 
 
 def _fill_value(volume: Volume, fill: float | None) -> float:
@@ -71,16 +66,27 @@ def resample_to_grid(
     *,
     fill: float | None = None,
     dtype: np.dtype | type | str | None = None,
+    antialias: bool = True,
 ) -> Volume:
     """Sample ``volume`` on the voxel grid given by ``shape`` and ``affine`` (index -> LPS mm).
 
     The workhorse behind resample() and resample_like(); use it for grids that no Volume holds yet.
+
+    Anti-aliasing: where the new grid is coarser than the source (order >= 1), the source is first
+    smoothed with a Gaussian of sigma = (f - 1) / 2 source voxels along each source axis, f being the
+    distance between neighbouring output samples measured in source voxels along that axis (the
+    spacing ratio new / old for aligned grids; for rotated grids the norm of that axis's row of the
+    output-to-source index matrix). That is scikit-image's rule (``skimage.transform.resize(...,
+    anti_aliasing=True)``), and axis-aligned results equal it. Same-size and finer grids are not
+    smoothed, and order 0 (masks, labels) never is.
 
     Args:
         order: 0 nearest (keeps dtype; masks), 1 linear, 2-5 spline.
         fill: value for points outside the source; default the source minimum.
         dtype: output dtype; default the source dtype for order 0 and floats, float32 otherwise.
             Integer dtypes are rounded and clipped to their range.
+        antialias: smooth before downsampling (default). False samples the raw voxels, as
+            SimpleITK's ResampleImageFilter does; only for comparisons or a grid you know is finer.
 
     Example:
         >>> import numpy as np
@@ -111,6 +117,9 @@ def resample_to_grid(
     else:
         work_dtype = np.dtype(np.float64 if src.dtype == np.float64 else np.float32)
         work_in = src.astype(work_dtype, copy=False)
+        sigma = _antialias_sigma(matrix) if antialias else np.zeros(3)
+        if np.any(sigma > _MIN_SIGMA):  # a new array: the source (maybe a shared, read-only one) is untouched
+            work_in = ndimage.gaussian_filter(work_in, np.where(sigma > _MIN_SIGMA, sigma, 0.0), mode="nearest")
     out = ndimage.affine_transform(
         work_in,
         matrix_arg,
@@ -132,6 +141,20 @@ def resample_to_grid(
             out = np.clip(np.rint(out), info.min, info.max)
         out = out.astype(out_dtype)
     return Volume(out, target.copy(), volume.modality, dict(volume.meta))
+
+
+def _antialias_sigma(matrix: np.ndarray) -> np.ndarray:
+    """Gaussian sigma (source voxels, per source axis) that resample_to_grid smooths with.
+
+    ``matrix`` maps an output index step to a source index step (3x3). Along source axis ``a`` the
+    output samples lie ``f = |matrix[a, :]|`` source voxels apart; sigma = max(0, (f - 1) / 2).
+
+    Example:
+        >>> _antialias_sigma(np.diag([4.0, 1.0, 0.5])).tolist()  # 4x coarser, same, 2x finer
+        [1.5, 0.0, 0.0]
+    """
+    step = np.linalg.norm(np.asarray(matrix, dtype=np.float64)[:3, :3], axis=1)
+    return np.maximum(0.0, (step - 1.0) / 2.0)
 
 
 def _outside_mask(
@@ -164,6 +187,7 @@ def resample(
     *,
     fill: float | None = None,
     dtype: np.dtype | type | str | None = None,
+    antialias: bool = True,
 ) -> Volume:
     """Resample to a new voxel spacing (mm), keeping the physical extent, centre and direction.
 
@@ -175,6 +199,7 @@ def resample(
         order: 0 for masks (nearest, dtype kept), 1 linear (default), 3 cubic spline.
         fill: value outside the source; default the source minimum (-1024 HU air for CT).
         dtype: output dtype (see resample_to_grid).
+        antialias: for order >= 1, smooth along axes that get coarser first (see resample_to_grid).
 
     Example:
         >>> import numpy as np
@@ -203,7 +228,7 @@ def resample(
     step[:3, 3] = offset
     affine = volume.affine @ step
     affine[:3, :3] = volume.direction * new[None, :]  # exact spacing, no round-off in the norms
-    return resample_to_grid(volume, tuple(n_new), affine, order, fill=fill, dtype=dtype)
+    return resample_to_grid(volume, tuple(n_new), affine, order, fill=fill, dtype=dtype, antialias=antialias)
 
 
 def resample_like(
@@ -213,10 +238,12 @@ def resample_like(
     fill: float | None = None,
     *,
     dtype: np.dtype | type | str | None = None,
+    antialias: bool = True,
 ) -> Volume:
     """Resample ``volume`` onto ``reference``'s grid (shape and affine; any rotation or flip).
 
-    Use order=0 to carry a mask or label map (its dtype is kept).
+    Use order=0 to carry a mask or label map (its dtype is kept). Onto a coarser grid, images
+    (order >= 1) are smoothed first unless ``antialias=False`` (see resample_to_grid).
 
     Example:
         >>> import numpy as np
@@ -226,7 +253,8 @@ def resample_like(
         >>> m.same_grid(ct), m.array.dtype
         (True, dtype('uint8'))
     """
-    return resample_to_grid(volume, reference.shape, reference.affine, order, fill=fill, dtype=dtype)
+    return resample_to_grid(volume, reference.shape, reference.affine, order, fill=fill, dtype=dtype,
+                            antialias=antialias)
 
 
 def _shift(volume: Volume, start: np.ndarray) -> np.ndarray:
@@ -335,88 +363,3 @@ def bounding_box(
         start.append(int(max(hit[0] - pad[axis], 0)))
         stop.append(int(min(hit[-1] + 1 + pad[axis], arr.shape[axis])))
     return tuple(start), tuple(stop)  # type: ignore[return-value]
-
-
-def _closest_axes(direction: np.ndarray) -> list[tuple[int, float]]:
-    """For each array axis, (world axis, sign) of the closest patient axis; a one-to-one match."""
-    d = np.abs(direction)
-    result: list[tuple[int, float]] = [(-1, 0.0)] * 3
-    free_w, free_a = {0, 1, 2}, {0, 1, 2}
-    for _ in range(3):  # greedy on the largest cosine: always a permutation, even at 45 degrees
-        w, a = max(((w, a) for w in free_w for a in free_a), key=lambda wa: (d[wa], -wa[1], -wa[0]))
-        result[a] = (w, 1.0 if direction[w, a] >= 0 else -1.0)
-        free_w.discard(w)
-        free_a.discard(a)
-    return result
-
-
-def orientation_of(volume: Volume) -> str:
-    """Three letters: the patient direction toward which slice, row and column index increase.
-
-    "SPL" is the radiological axial stack (medwb's default); oblique volumes get their closest axes.
-
-    Example:
-        >>> import numpy as np
-        >>> orientation_of(Volume.from_geometry(np.zeros((2, 2, 2))))
-        'SPL'
-    """
-    letters = []
-    for w, sign in _closest_axes(volume.direction):
-        letters.append(_AXIS_LETTERS[w][0 if sign > 0 else 1])
-    return "".join(letters)
-
-
-def _parse_orientation(orientation: str) -> str:
-    code = ORIENTATIONS.get(orientation, orientation).upper()
-    if len(code) != 3 or any(ch not in _LETTERS for ch in code) or len({_LETTERS[ch][0] for ch in code}) != 3:
-        raise ValueError(
-            f"unknown orientation {orientation!r}. Use one of {', '.join(ORIENTATIONS)} or three letters "
-            "from L/R, P/A, S/I (one of each pair) naming where the slice, row and column index go, "
-            "e.g. 'SPL' (radiological axial) or 'SAR' (NIfTI RAS canonical)."
-        )
-    return code
-
-
-def reorient(volume: Volume, orientation: str = "LPS-axial") -> Volume:
-    """Permute and flip axes (no interpolation) so the voxel axes point the canonical way.
-
-    The default "LPS-axial" (code "SPL"): slices toward +z (superior), rows toward +y (posterior),
-    columns toward +x (patient left) -- the axial view as radiologists read it, patient's right on the
-    image left. Oblique volumes go to their closest axes and stay oblique. Voxels are exactly the
-    source's; the affine is updated so every voxel keeps its LPS position.
-
-    Args:
-        orientation: a name from ORIENTATIONS ("LPS-axial", "coronal", "sagittal") or a
-            three-letter code such as "SPL".
-
-    Example:
-        >>> import numpy as np
-        >>> to_right = np.array([[0.0, 0, -1], [0, 1, 0], [1, 0, 0]])  # columns toward patient right
-        >>> v = Volume.from_geometry(np.arange(8).reshape(2, 2, 2), direction=to_right)
-        >>> orientation_of(v), orientation_of(reorient(v))
-        ('SPR', 'SPL')
-    """
-    code = _parse_orientation(orientation)
-    src_axes = _closest_axes(volume.direction)
-    perm, flips = [], []
-    for letter in code:
-        w, target_sign = _LETTERS[letter]
-        a = next(i for i, (wi, _) in enumerate(src_axes) if wi == w)
-        perm.append(a)
-        flips.append(src_axes[a][1] != target_sign)
-    arr = np.transpose(volume.array, perm)
-    index_map = np.zeros((4, 4))  # new index -> source index
-    index_map[3, 3] = 1.0
-    n = volume.shape
-    for t, (a, flip) in enumerate(zip(perm, flips, strict=True)):
-        if flip:
-            index_map[a, t] = -1.0
-            index_map[a, 3] = n[a] - 1
-        else:
-            index_map[a, t] = 1.0
-    flip_axes = tuple(t for t, f in enumerate(flips) if f)
-    if flip_axes:
-        arr = np.flip(arr, axis=flip_axes)
-    arr = np.ascontiguousarray(arr)
-    meta = dict(volume.meta)
-    return Volume(arr, volume.affine @ index_map, volume.modality, meta)

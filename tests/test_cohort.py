@@ -45,11 +45,43 @@ def test_manifest_paths_resolve_relative_to_the_csv(nifti_cohort):
 def test_volumes_are_cached_within_bounds(nifti_cohort):
     c = Cohort.from_manifest(nifti_cohort, cache_size=2)
     a = c.volume("c0")
-    assert c.volume("c0") is a
+    assert c.volume("c0").array is a.array  # served from the cache, not read again
     c.volume("c1")
     c.volume("c2")
     assert len(c._cache) == 2
-    assert c.volume("c0") is not a  # evicted, loaded again
+    assert c.volume("c0").array is not a.array  # evicted, loaded again
+
+
+def test_editing_a_returned_volume_cannot_change_what_the_next_caller_gets(nifti_cohort):
+    c = Cohort.from_manifest(nifti_cohort)
+    first = c.volume("c1")
+    with pytest.raises(ValueError, match="read-only"):
+        first.array[0, 0, 0] = 12345
+    with pytest.raises(ValueError, match="read-only"):
+        first.array += 1
+    first.affine[0, 3] = 99.0  # each caller's geometry is its own copy
+    first.array = np.zeros_like(first.array)  # replacing attributes touches only this caller's Volume
+    first.meta["case_id"] = "tampered"
+    edited = c.volume("c1").copy()  # the documented way to edit: a writable copy
+    edited.array[0, 0, 0] = 12345
+    again = c.volume("c1")
+    np.testing.assert_array_equal(again.array, _vol(1).array)
+    np.testing.assert_allclose(again.affine, _vol(1).affine, atol=1e-4)
+    assert again.meta["case_id"] == "c1"
+
+
+def test_masks_are_read_only_too(nifti_cohort):
+    c = Cohort.from_manifest(nifti_cohort)
+    with pytest.raises(ValueError, match="read-only"):
+        c.mask("c0").array[:] = 1
+    assert c.mask("c0").array.sum() == (_vol(0).array > 500).sum()
+
+
+def test_subsets_share_the_cache_read_only(nifti_cohort):
+    c = Cohort.from_manifest(nifti_cohort)
+    sub = c.subset(["c2"])
+    assert sub.volume("c2").array is c.volume("c2").array
+    assert not sub.volume("c2").array.flags.writeable
 
 
 def test_missing_image_is_reported_and_other_cases_still_load(nifti_cohort):
@@ -120,3 +152,19 @@ def test_from_dicom_joins_clinical_table_and_reports_unmatched(tmp_path):
     np.testing.assert_array_equal(c.volume("P1").array, _vol(1).array)
     p9 = c.problems[c.problems["case_id"] == "P9"]
     assert list(p9["column"]) == ["image"]
+
+
+def test_tensors_and_model_inputs_made_from_a_cached_volume_do_not_write_back(nifti_cohort):
+    pytest.importorskip("torch")
+    from medwb.convert import to_torch
+    from medwb.models.data import Preprocess
+
+    c = Cohort.from_manifest(nifti_cohort)
+    v = c.volume("c0").with_array(c.volume("c0").array.astype(np.float32))  # float32: torch could share it
+    v.array.setflags(write=False)
+    t = to_torch(v, add_batch_channel=False)
+    t += 1
+    x = Preprocess(window=None, spacing=None, shape=None).tensor(v)  # nothing to change: no new array
+    x += 1
+    np.testing.assert_array_equal(c.volume("c0").array, _vol(0).array)
+    np.testing.assert_array_equal(v.array, _vol(0).array)

@@ -34,7 +34,7 @@ def test_core_never_imports_a_jupyter_package():
 
 def test_code_is_ruff_clean():
     ruff = Path(sys.executable).with_name("ruff")
-    out = subprocess.run([str(ruff), "check", "medwb", "widgets", "tests", "bench"], cwd=REPO,
+    out = subprocess.run([str(ruff), "check", "medwb", "widgets", "tests", "bench", "notebooks"], cwd=REPO,
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout[-3000:]
 
@@ -112,3 +112,49 @@ def test_explain_is_a_plain_function_also_after_the_old_import_path_is_used():
             "localisation is a.localisation)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True"] * 4
+
+
+# The layers of medwb, bottom first: a module may import its own layer and the layers below, never one
+# above, not even through a deferred import (docs/architecture.md draws this picture). Each name is a
+# top-level module or package of medwb; "medwb" is the package's face (medwb/__init__.py).
+LAYERS: list[tuple[str, set[str]]] = [
+    ("data", {"volume"}),
+    ("grid and records", {"orientation", "transforms", "provenance", "paths"}),
+    ("reading", {"io", "cohort", "convert"}),
+    ("writing and the demo", {"export", "deid", "demo"}),
+    ("shared rules", {"masks", "viz"}),
+    ("models", {"models"}),
+    ("analysis", {"attribution", "explain", "features", "survival", "readers"}),
+    ("runs and course", {"pipeline", "report", "teaching", "__main__", "medwb"}),
+]
+
+
+def _layer_of(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def test_every_medwb_module_has_a_layer():
+    placed = set().union(*(names for _, names in LAYERS))
+    units = {_layer_of(m) for m in _medwb_import_graph()}
+    assert units <= placed, (f"medwb modules without a layer: {sorted(units - placed)}. Fix: add each to LAYERS "
+                             "in tests/test_house_rules.py (and to the picture in docs/architecture.md).")
+
+
+def test_lower_layers_never_import_upper_ones():
+    rank = {name: i for i, (_, names) in enumerate(LAYERS) for name in names}
+    up = []
+    for module, targets in sorted(_medwb_import_graph().items()):
+        for target in sorted(targets):
+            a, b = _layer_of(module), _layer_of(target)
+            if a in rank and b in rank and rank[b] > rank[a]:
+                up.append(f"{module} ({LAYERS[rank[a]][0]}) imports {target} ({LAYERS[rank[b]][0]})")
+    assert up == [], "imports that reach up a layer:\n" + "\n".join(up)
+
+
+def test_the_architecture_picture_names_every_layer_and_module():
+    doc = (REPO / "docs" / "architecture.md").read_text()
+    missing = [name for _, names in LAYERS for name in sorted(names - {"medwb"})
+               if f"{name}.py" not in doc and f"{name}/" not in doc]
+    missing += [title for title, _ in LAYERS if title not in doc]
+    assert missing == [], f"docs/architecture.md does not show: {missing}. Fix: add them to its picture."

@@ -11,7 +11,7 @@ from medwb import teaching
 
 def test_feedback_says_not_answered_while_the_answer_is_none(capsys):
     assert teaching.feedback(2, None, True, "count the cases.") is False
-    assert capsys.readouterr().out == "Exercise 2: not answered yet. Hint: count the cases.\n"
+    assert capsys.readouterr().out == "Exercise 2: not done yet. Hint: count the cases.\n"
 
 
 def test_feedback_praises_a_right_answer_without_a_hint(capsys):
@@ -33,6 +33,36 @@ def test_feedback_shows_a_wrong_answer_shortened_with_the_hint(capsys):
 ])
 def test_close_enough_accepts_numbers_near_the_expected_value_only(answer, ok):
     assert teaching.close_enough(answer, 0.5, tol=1e-3) is ok
+
+
+SHARE = {"a share between 0 and 1": teaching.number_in(0, 1)}
+
+
+def test_check_form_says_not_done_yet_for_an_unanswered_exercise(capsys):
+    assert teaching.check_form(3, None, SHARE, "count them.") is False
+    assert capsys.readouterr().out == "Exercise 3: not done yet. Hint: count them.\n"
+
+
+@pytest.mark.parametrize("answer", [1.5, "0.5", True, [0.5]])
+def test_check_form_names_the_broken_rule_and_hints(capsys, answer):
+    assert teaching.check_form(1, answer, SHARE, "divide by the positives") is False
+    out = capsys.readouterr().out
+    assert f"not quite ({answer!r}): it should be a share between 0 and 1. Hint: divide by the positives." in out
+
+
+def test_check_form_accepts_the_right_form_without_knowing_or_showing_a_value(capsys):
+    rules = {"a pair": lambda a: len(a) == 2, "of a case id and a number": lambda a: a[0] in {"c1", "c2"}}
+    assert teaching.check_form("2b", ("c2", 3.0), rules, "hint") is True
+    out = capsys.readouterr().out
+    assert out.startswith("Exercise 2b: answered (('c2', 3.0)), a pair, of a case id and a number.") and "Hint" not in out
+    assert teaching.check_form(2, 5, rules, "hint") is False   # len(5) raises: a broken rule, not a crash
+    assert "it should be a pair" in capsys.readouterr().out
+
+
+def test_number_in_and_one_of_rules():
+    whole = teaching.number_in(0, 10, integer=True)
+    assert whole(3) and whole(np.int64(3)) and not whole(3.5) and not whole(11) and not whole(None)
+    assert teaching.one_of(["a", "b"])("b") and not teaching.one_of(["a", "b"])("c")
 
 
 class _Cohort:
@@ -90,7 +120,7 @@ def test_course_model_reuses_a_matching_checkpoint_and_retrains_on_other_data(tm
         trained.append(data)
         return pd.DataFrame({"epoch": [1], "train_loss": [0.5]})
 
-    monkeypatch.setattr("medwb.models.train", fake_train)
+    monkeypatch.setattr("medwb.models.recipe.train", fake_train)  # the course recipe's train call
     reused, pp, info = teaching.course_model(cohort, path=path)
     assert info["reused"] and not trained and pp == teaching.course_preprocess()
     assert all(torch.equal(a, b) for a, b in zip(reused.state_dict().values(), net.state_dict().values()))

@@ -39,7 +39,8 @@ class Preprocess:
             None (values used as they are). The default "brain" window (40, 80) HU spreads brain,
             enhancing rim (~+50 HU) and necrosis (~−15 HU) over the whole [0, 1] range; on the demo
             cohort it gave a test AUC of 0.99 where a wider (60, 200) window gave 0.86 after the
-            same training. Air, fat and bone saturate at 0 or 1.
+            same training (measured before resampling smoothed when downsampling; not re-measured since).
+            Air, fat and bone saturate at 0 or 1.
         spacing: isotropic voxel size in mm (or three values, slice/row/column); None keeps the grid.
         shape: output (slice, row, column) size; None keeps the resampled size.
 

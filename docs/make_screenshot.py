@@ -26,8 +26,11 @@ cohort = medwb.demo.load_cohort()
 model, preprocess, _ = teaching.course_model(cohort, progress=False)
 case = next(c for c in cohort.case_ids if cohort.row(c)["label"] == 1)
 volume, mask = cohort.volume(case), cohort.mask(case)
-attribution = medwb.explain(model, volume, method="gradcam", preprocess=preprocess)
-viewer = CaseViewer(volume, attribution, mask=mask, teaching=True, title=f"{case}: Grad-CAM with the true lesion outline")
+# the method that localises best on the demo's truth (bench/results/explain_quality.json)
+attribution = medwb.explain(model, volume, method="occlusion", target=1, preprocess=preprocess,
+                            window=12, stride=6, baseline="blurred")
+viewer = CaseViewer(volume, attribution, mask=mask, teaching=True,
+                    title=f"{case}: occlusion (blurred reference) with the true lesion outline")
 viewer
 '''
 

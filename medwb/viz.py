@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 __all__ = ["PLANES", "plane_slice", "plane_pixel_mm", "show_slice", "slice_figure", "lesion_center_index", "outline",
-           "display_scale", "display_signed", "display_map", "display_threshold", "DISPLAY_MASS"]
+           "display_scale", "display_signed", "display_map", "display_threshold", "display_overlay", "DISPLAY_MASS"]
 
 #: plane name -> array axis held fixed
 PLANES = {"axial": 0, "coronal": 1, "sagittal": 2}
@@ -179,6 +179,22 @@ def display_threshold(values: np.ndarray, mass: float = DISPLAY_MASS, scale: flo
     v = np.sort(flat)[::-1]
     k = int(np.searchsorted(np.cumsum(v, dtype=np.float64), float(mass) * float(v.sum(dtype=np.float64))))
     return float(min(v[min(k, v.size - 1)] / scale, 1.0))
+
+
+def display_overlay(values: np.ndarray, mass: float = DISPLAY_MASS, percentile: float = 99.5) -> np.ndarray:
+    """display_map with the voxels below display_threshold set to 0: what a figure overlays by default
+    (show_slice leaves 0 uncovered), the same view as the CaseViewer's default threshold.
+
+    Example:
+        >>> m = np.zeros(1000); m[:10] = 10.0; m[10:] = 0.1
+        >>> shown = display_overlay(m, percentile=100)
+        >>> int((shown > 0).sum()), float(shown.max())        # only the peak holding half the mass
+        (10, 1.0)
+    """
+    shown = display_map(values, percentile=percentile)
+    cut = display_threshold(values, mass=mass, scale=display_scale(values, percentile))
+    shown[np.abs(shown) < max(cut, 1e-6)] = 0.0
+    return shown
 
 
 def show_slice(

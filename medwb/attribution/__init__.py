@@ -1,7 +1,8 @@
 """Attribution methods for 3D models and their evaluation (torch and captum; imported on use).
 
 ``explain(model, volume, method=..., target=...)`` → Attribution (see medwb.attribution.core).
-Evaluation: localisation and pointing game, deletion/insertion curves (metrics), the cascading
+Evaluation: localisation (mass in mask, voxel-wise AUC) and pointing game, deletion/insertion curves
+with an in-distribution baseline (faithfulness; baselines live in baselines), the cascading
 model-parameter randomisation sanity check (sanity), figures (plots).
 """
 
@@ -11,6 +12,7 @@ from medwb.attribution.metrics import (
     deletion_insertion,
     infidelity,
     localisation,
+    localisation_auc,
     localisation_table,
     pointing_game,
     sensitivity,
@@ -22,7 +24,7 @@ from medwb.attribution.targets import LayerNotFoundError, Region, conv_layers
 __all__ = [
     "explain", "Attribution", "METHODS", "Region", "ExplainWarning", "LayerNotFoundError",
     "MemoryBudgetError", "conv_layers",
-    "localisation", "pointing_game", "localisation_table", "deletion_insertion", "infidelity", "sensitivity",
+    "localisation", "localisation_auc", "pointing_game", "localisation_table", "deletion_insertion", "infidelity", "sensitivity",
     "randomisation_check",
 ]
 

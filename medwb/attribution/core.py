@@ -7,15 +7,17 @@ field of view), so ``Attribution.array`` overlays the original image exactly. Wi
 ``preprocess=None`` the volume is taken as already model-ready and no resampling happens. Sums (IG
 completeness, mass fractions) are exact on ``model_space``; on ``array`` they are interpolated.
 
-Baselines (IG and occlusion): "zeros" (0 on the model's scale: air after a CT window), "air" (−1000 HU
+Baselines (IG and occlusion) are built by medwb.attribution.baselines (the one home, shared with
+deletion/insertion): "zeros" (0 on the model's scale: air after a CT window), "air" (−1000 HU
 through the preprocessing, or −1000 raw without one), "blurred" (Gaussian blur of the input, σ =
 ``blur_sigma`` model voxels: removes the lesion's texture but keeps anatomy), or an array/Volume.
+
+Targets: an int class index (negative counts from the end, as in Python: -1 is the last class, and
+``params["target_index"]`` records the class it resolved to), "predicted", or a Region.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
 import warnings
 from typing import Any
 
@@ -23,9 +25,20 @@ import numpy as np
 import torch
 from torch import nn
 
+from medwb.attribution.baselines import make_baseline
+from medwb.attribution.checks import (
+    ExplainWarning,
+    check_arguments,
+    check_cam_layer,
+    model_error,
+    on_device,
+    warn_incomplete,
+)
 from medwb.attribution.memory import DEFAULT_BUDGET, activation_bytes, choose_batch, parse_bytes
 from medwb.attribution.result import Attribution
-from medwb.attribution.targets import Region, ScoreModel, describe_target, find_layer
+from medwb.attribution.targets import Region, ScoreModel, conv_layers, describe_target, find_layer
+from medwb.models.inference import inference_mode
+from medwb.provenance import flat_provenance
 from medwb.volume import Volume
 
 __all__ = ["explain", "METHODS", "ExplainWarning"]
@@ -34,10 +47,6 @@ METHODS = ("integrated_gradients", "saliency", "smoothgrad", "gradcam", "occlusi
 _ALIASES = {"ig": "integrated_gradients", "integratedgradients": "integrated_gradients",
             "grad_cam": "gradcam", "grad-cam": "gradcam", "layergradcam": "gradcam",
             "noisetunnel": "smoothgrad", "smooth_grad": "smoothgrad", "gradient": "saliency"}
-
-
-class ExplainWarning(UserWarning):
-    """explain() changed something on your behalf (e.g. put the model in eval mode)."""
 
 
 def _method(name: str) -> str:
@@ -76,47 +85,15 @@ def _as_volume(volume: Any) -> Volume:
     return v
 
 
-def _baseline(baseline: Any, volume: Volume, mvol: Volume, preprocess: Any, blur_sigma: float) -> np.ndarray:
-    x = mvol.array
-    if isinstance(baseline, str):
-        if baseline == "zeros":
-            return np.zeros_like(x)
-        if baseline == "air":
-            air = np.full(volume.shape, -1000.0, np.float32)
-            return preprocess(volume.with_array(air)).array if preprocess is not None else np.full_like(x, -1000.0)
-        if baseline == "blurred":
-            from scipy.ndimage import gaussian_filter
-
-            return gaussian_filter(x, sigma=blur_sigma).astype(np.float32)
-        raise ValueError(f"unknown baseline {baseline!r}; use 'zeros', 'air', 'blurred' or an array/Volume.")
-    if isinstance(baseline, (int, float)):
-        return np.full_like(x, float(baseline))
-    if isinstance(baseline, Volume):
-        if baseline.same_grid(mvol):
-            return baseline.array.astype(np.float32)
-        if preprocess is not None:
-            return preprocess(baseline).array
-        raise ValueError("a baseline Volume must be on the model's input grid when preprocess is None")
-    arr = np.asarray(baseline, dtype=np.float32)
-    if arr.shape == x.shape:
-        return arr
-    if preprocess is not None and arr.shape == volume.shape:
-        return preprocess(volume.with_array(arr)).array
-    raise ValueError(
-        f"baseline shape {arr.shape} fits neither the model input {x.shape} nor the volume {volume.shape}."
-    )
-
-
-def _check_target(t_idx: int, n_out: int) -> None:
-    if not 0 <= t_idx < n_out:
+def _check_target(t_idx: int, n_out: int) -> int:
+    """The class index ``t_idx`` resolves to (negative counts from the end, as in Python)."""
+    if not -n_out <= t_idx < n_out:
         raise IndexError(
-            f"target {t_idx} is out of range: the model returns {n_out} output(s) (valid 0..{n_out - 1}).\n"
+            f"target {t_idx} is out of range: the model returns {n_out} output(s) (valid 0..{n_out - 1}, "
+            f"or -1..-{n_out} counting from the last).\n"
             "Fix: for a binary classifier with 2 logits use target=1 for the positive class."
         )
-
-
-def _hash(a: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()[:16]
+    return t_idx % n_out
 
 
 def explain(
@@ -153,28 +130,51 @@ def explain(
             "occlusion" (3D sliding window with Captum's Occlusion semantics, computed incrementally
             by medwb.attribution.occlusion: windows equal to the baseline are skipped and, for a model with
             a local Conv/pool trunk, only each window's receptive-field footprint is recomputed).
-        target: an int class index (the logit of that class), "predicted" (the argmax class), or a
-            Region(mask, channel) for voxel-wise outputs (the summed score inside the mask).
+        target: an int class index (the logit of that class; negative counts from the last class,
+            -1 = the last, alike in every method), "predicted" (the argmax class), or a
+            Region(mask, channel) for voxel-wise outputs (the summed score inside the mask), or a
+            target with ``bind(model, preprocess) -> (module, index, preprocess)`` that defines its own
+            score (medwb.survival.deep.Risk / SurvivalAt: a survival model's risk or S(t | x)).
         preprocess: the medwb.models.Preprocess the model was trained with (e.g. from
             load_checkpoint's info["preprocess"]); None = the volume is already model input.
         baseline: IG and occlusion reference: "zeros", "air", "blurred", a number, array or Volume.
         score: "logit" (default; additive, best for IG completeness) or "probability" (softmax).
-        n_steps: IG path steps (Gauss–Legendre). n_samples, noise: SmoothGrad samples and noise
+        n_steps: IG path steps (Gauss–Legendre, at least 1); an ExplainWarning says when the
+            completeness gap exceeds 5 % of |f(x) - f(baseline)|. n_samples, noise: SmoothGrad samples and noise
             standard deviation as a fraction of the input's value range.
         layer: Grad-CAM layer name (default: the last Conv3d); relu: Grad-CAM's ReLU on the map.
         window, stride: occlusion cube size and step in model voxels (stride default window // 2).
         internal_batch_size: examples per model call; default chosen from ``memory_budget``.
         memory_budget: bytes or "2GiB"; default 2 GiB.
+        device: where to compute; the model is moved there for the call and back to its own device
+            (its train/eval flags restored) afterwards.
         seed: randomness of SmoothGrad (attributions are reproducible on CPU).
 
+    Bad settings fail before any work, with the value and the fix: a float64 model, a volume smaller
+    than the network's downsampling, Grad-CAM on a Linear layer, n_steps < 1, a memory_budget that is
+    not a size. With ``preprocess=None``, ``.array`` is a copy of ``.model_space.array``.
+
     Example:
-        >>> # a = explain(net, ct, "integrated_gradients", target=1, preprocess=pp, baseline="air")
-        >>> # a.volume.same_grid(ct), a.relative_delta
-        (True, 0.004)
+        >>> import torch
+        >>> from medwb.models import Preprocess, TeachingNet3D
+        >>> from medwb.models.synthetic import synthetic_case
+        >>> ct, lesion = synthetic_case(1, seed=0, shape=(24, 32, 32))   # a small CT in HU + its mask
+        >>> _ = torch.manual_seed(0)
+        >>> net = TeachingNet3D(width=4).eval()                           # untrained: any classifier works
+        >>> pp = Preprocess(window=(60.0, 200.0), spacing=3.0, shape=(24, 32, 32))
+        >>> a = explain(net, ct, "integrated_gradients", target=1, preprocess=pp, baseline="air")
+        >>> a.volume.same_grid(ct), a.relative_delta < 0.01   # on the CT's grid; IG adds up
+        (True, True)
+        >>> explain(net, ct, "gradcam", target="predicted", preprocess=pp).params["layer"]
+        'features.conv4'
     """
     from medwb.models.device import pick_device
 
     method = _method(method)
+    named = target  # a target with bind() brings its own score (e.g. medwb.survival.deep.Risk / SurvivalAt)
+    if callable(getattr(target, "bind", None)):
+        model, target, preprocess = target.bind(model, preprocess)
+    check_arguments(model, method, n_steps, n_samples, window)
     volume = _as_volume(volume)
     if score not in ("logit", "probability"):
         raise ValueError(f"score must be 'logit' or 'probability', got {score!r}")
@@ -184,30 +184,28 @@ def explain(
     x_np = np.ascontiguousarray(mvol.array, dtype=np.float32)
     x = torch.from_numpy(x_np)[None, None].to(dev)
 
-    was_training = model.training
-    if was_training:
+    if any(m.training for m in model.modules()):
         warnings.warn(
             "the model was in training mode; explain() put it in eval mode for this call (BatchNorm uses its "
             "running statistics, dropout is off) and restores training mode afterwards.",
             ExplainWarning, stacklevel=2)
-    model.eval()
-    try:
-        model.to(dev)
+    with inference_mode(model), on_device(model, dev):
         region = None
         if isinstance(target, Region):
             m = target.mask
-            if isinstance(m, Volume):
-                from medwb import transforms
+            if isinstance(m, Volume):  # onto the model's grid by the one rule (medwb.masks.mask_on_grid)
+                from medwb.masks import mask_on_grid
 
-                m = transforms.resample_like(m, mvol, order=0, fill=0).array
+                m = mask_on_grid(m, mvol).array
             region = torch.as_tensor(np.asarray(m) != 0, device=dev)
             channel = int(target.channel)
         fwd = ScoreModel(model, region, channel if region is not None else 0,
-                         target.reduce if isinstance(target, Region) else "sum", score == "probability").to(dev)
+                         target.reduce if isinstance(target, Region) else "sum", score == "probability")
         # One probing forward measures activation memory and resolves "predicted". Saliency and
         # Grad-CAM with an explicit target skip it (it would double Grad-CAM's cost) and read the
         # output from their own forward pass instead.
-        light = method in ("saliency", "gradcam") and not isinstance(target, str)
+        light = method in ("saliency", "gradcam") and not isinstance(target, str) and not (
+            isinstance(target, (int, np.integer)) and target < 0)  # -1 needs the number of outputs
         captured: dict[str, torch.Tensor] = {}
         if light:
             per_example, out = 0, None
@@ -217,7 +215,13 @@ def explain(
 
             hook = fwd.register_forward_hook(grab)
         else:
-            per_example, out = activation_bytes(fwd, x)
+            try:
+                per_example, out = activation_bytes(fwd, x)
+            except RuntimeError as err:
+                clear = model_error(err, x.shape[2:])
+                if clear is None:
+                    raise
+                raise clear from err
         n_out = out.shape[1] if out is not None else None
         if isinstance(target, Region):
             t_idx = 0
@@ -228,7 +232,7 @@ def explain(
         elif isinstance(target, (int, np.integer)) and not isinstance(target, bool):
             t_idx = int(target)
             if n_out is not None:
-                _check_target(t_idx, n_out)
+                t_idx = _check_target(t_idx, n_out)
         else:
             raise TypeError(f"target must be an int, 'predicted' or a Region, got {type(target).__name__}")
         s_x = float(out[0, t_idx]) if out is not None else None
@@ -241,8 +245,9 @@ def explain(
                 return int(internal_batch_size)
             return choose_batch(int(per_example * factor), budget, wanted, dev, what=method, fix=grad_fix)
 
+        b_np = None
         if method in ("integrated_gradients", "occlusion"):
-            b_np = _baseline(baseline, volume, mvol, preprocess, blur_sigma)
+            b_np = make_baseline(baseline, volume, mvol, preprocess, blur_sigma)
             b = torch.from_numpy(np.ascontiguousarray(b_np, dtype=np.float32))[None, None].to(dev)
             params["baseline"] = baseline if isinstance(baseline, (str, int, float)) else "array"
             if isinstance(baseline, str) and baseline == "blurred":
@@ -262,6 +267,7 @@ def explain(
                     base_score = float(fwd(b)[0, t_idx])
                 delta = float(attr.double().sum()) - (s_x - base_score)
                 params.update(n_steps=n_steps, internal_batch_size=ibs)
+                warn_incomplete(delta, s_x - base_score, n_steps)
             elif method == "saliency":
                 from captum.attr import Saliency
 
@@ -281,7 +287,13 @@ def explain(
                 from captum.attr import LayerGradCam
 
                 name, mod = find_layer(model, layer)
+                check_cam_layer(model, name, mod)
                 cam = LayerGradCam(fwd, mod).attribute(x, target=t_idx, relu_attributions=relu)
+                if cam.dim() != x.dim():
+                    raise ValueError(
+                        f"Grad-CAM needs a layer with a spatial output (N, C, D, H, W); layer {name!r} gives "
+                        f"shape {tuple(cam.shape)}.\nFix: pass layer=<a convolution layer>, one of "
+                        f"{', '.join(conv_layers(model)) or 'none'} (or leave layer=None: the last Conv3d).")
                 params.update(layer=name, relu=relu, cam_shape=list(cam.shape[2:]))
                 attr = torch.nn.functional.interpolate(cam.float(), size=x.shape[2:], mode="trilinear",
                                                        align_corners=False)
@@ -304,17 +316,18 @@ def explain(
             x.requires_grad_(True)
         try:
             attr, delta, base_score = dispatch()
-        except (IndexError, RuntimeError):
+        except (IndexError, RuntimeError) as err:
             if light and "out" in captured:
                 _check_target(t_idx, captured["out"].shape[1])
-            raise
+            clear = model_error(err, x.shape[2:]) if isinstance(err, RuntimeError) else None
+            if clear is None:
+                raise
+            raise clear from err
         finally:
             if light:
                 hook.remove()
         if light and "out" in captured:
             s_x = float(captured["out"][0, t_idx])
-    finally:
-        model.train(was_training)
 
     amap = attr.detach().float().cpu().numpy()[0, 0].astype(np.float32)
     model_space = mvol.with_array(amap, attribution=method)
@@ -323,16 +336,11 @@ def explain(
 
         array = transforms.resample_like(model_space, volume, order=1, fill=0.0, dtype=np.float32).array
     else:
-        array = amap
-    from medwb.models.checkpoint import _versions, state_fingerprint
-
-    provenance = {
-        **_versions(), "captum": __import__("captum").__version__,
-        "model_class": type(model).__name__, "weights_hash": state_fingerprint(model),
-        "input_hash": _hash(x_np), "device": str(dev),
-        "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
+        array = amap.copy()  # its own memory: editing .array must not change .model_space
+    provenance = flat_provenance(model=model, input_array=x_np, device=str(dev))
     return Attribution(
-        array=array, affine=volume.affine.copy(), method=method, target=describe_target(target) if not
-        isinstance(target, str) else f"predicted ({t_idx})", params=params, provenance=provenance,
-        delta=delta, score=s_x, baseline_score=base_score, model_space=model_space, model_input=mvol)
+        array=array, affine=volume.affine.copy(), method=method, target=describe_target(named) if not
+        isinstance(named, str) else f"predicted ({t_idx})", params=params, provenance=provenance,
+        delta=delta, score=s_x, baseline_score=base_score, model_space=model_space, model_input=mvol,
+        baseline_input=mvol.with_array(b_np) if b_np is not None else None,
+        region=Region(region.cpu().numpy(), channel, target.reduce) if region is not None else None)

@@ -30,14 +30,23 @@ def parse_bytes(budget: int | float | str) -> int:
         >>> parse_bytes("1.5 GiB") == int(1.5 * 1024**3)
         True
     """
-    if isinstance(budget, (int, float)):
-        return int(budget)
-    s = budget.strip().replace(" ", "").lower()
-    units = {"gib": 1024**3, "mib": 1024**2, "kib": 1024, "gb": 10**9, "mb": 10**6, "kb": 10**3, "b": 1}
-    for u, f in units.items():
-        if s.endswith(u):
-            return int(float(s[: -len(u)]) * f)
-    return int(float(s))
+    fix = "Fix: give a number of bytes or a size such as '2GiB', '512MiB' or '1.5GB'."
+    if isinstance(budget, (int, float)) and not isinstance(budget, bool):
+        value = float(budget)
+    elif isinstance(budget, str):
+        s = budget.strip().replace(" ", "").lower()
+        units = {"gib": 1024**3, "mib": 1024**2, "kib": 1024, "gb": 10**9, "mb": 10**6, "kb": 10**3, "b": 1}
+        factor = next((f for u, f in units.items() if s.endswith(u)), 1)
+        number = next((s[: -len(u)] for u in units if s.endswith(u)), s)
+        try:
+            value = float(number) * factor
+        except ValueError:
+            raise ValueError(f"memory_budget is {budget!r}, which is not a size.\n{fix}") from None
+    else:
+        raise TypeError(f"memory_budget is a {type(budget).__name__} ({budget!r}), not a size.\n{fix}")
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"memory_budget is {budget!r}; it must be a positive, finite size.\n{fix}")
+    return int(value)
 
 
 def activation_bytes(model: nn.Module, x: torch.Tensor) -> tuple[int, torch.Tensor]:

@@ -1,9 +1,12 @@
 """How good is an attribution map? Localisation against ground truth, faithfulness, robustness.
 
 * localisation(): share of positive attribution mass inside a lesion mask, against chance (the mask's
-  share of the voxels); pointing_game(): is the map's maximum inside the (optionally dilated) mask?
-* deletion_insertion(): remove (or reveal) voxels from most to least attributed and watch the score;
-  a faithful map makes the deletion curve fall fast (low AUC) and the insertion curve rise fast.
+  share of the voxels), the voxel-wise ROC AUC of the map against the mask (localisation_auc: does
+  the map rank lesion voxels above the rest? 0.5 = chance) and the pointing game (is the map's one
+  maximum inside the, optionally dilated, mask?). The three answer different questions: a coarse
+  Grad-CAM can rank the lesion first (AUC 0.99) while its single peak lands next to it (pointing 0).
+* deletion_insertion() (medwb.attribution.faithfulness): remove (or reveal) voxels from most to least
+  attributed, replaced by an in-distribution reference, and watch the score.
 * infidelity() and sensitivity(): Captum's infidelity and sensitivity_max for one map.
 Results are plain dicts or tidy DataFrames (one row per observation).
 """
@@ -18,40 +21,46 @@ import pandas as pd
 import torch
 from torch import nn
 
+from medwb.attribution.faithfulness import deletion_insertion
 from medwb.attribution.result import Attribution
+from medwb.masks import mask_on_grid
+from medwb.models.inference import inference_mode
 from medwb.volume import Volume
 
-__all__ = ["localisation", "pointing_game", "localisation_table", "deletion_insertion", "infidelity",
-           "sensitivity"]
+__all__ = ["localisation", "localisation_auc", "pointing_game", "localisation_table", "deletion_insertion",
+           "infidelity", "sensitivity"]
 
 
 def _mask_on(attribution: Attribution, mask: Volume | np.ndarray) -> np.ndarray:
-    if isinstance(mask, Volume):
-        ref = attribution.volume
-        if not mask.same_grid(ref):
-            from medwb import transforms
-
-            mask = transforms.resample_like(mask, ref, order=0, fill=0)
-        m = mask.array
-    else:
-        m = np.asarray(mask)
-    if m.shape != attribution.shape:
+    """The mask on the attribution's grid, by medwb.masks.mask_on_grid (the one rule features use too)."""
+    if not isinstance(mask, Volume) and np.shape(mask) != attribution.shape:
         raise ValueError(
-            f"mask shape {m.shape} does not match the attribution {attribution.shape}.\n"
-            "Fix: pass the mask as a Volume (it is resampled onto the attribution's grid)."
+            f"mask shape {np.shape(mask)} does not match the attribution {attribution.shape}.\n"
+            "Fix: pass the mask as a Volume (it is put on the attribution's grid by medwb.masks.mask_on_grid)."
         )
-    return m != 0
+    return mask_on_grid(mask, attribution.volume).array != 0
 
 
 def localisation(attribution: Attribution, mask: Volume | np.ndarray) -> dict[str, float]:
     """Share of the positive attribution mass that falls inside ``mask``, and what chance would give.
 
     Returns mass_in_mask (0–1), chance (mask voxels / all voxels: a uniform map's score),
-    enrichment (mass_in_mask / chance; 1 = no better than chance) and pointing_hit.
+    enrichment (mass_in_mask / chance; 1 = no better than chance), auc (localisation_auc: the
+    voxel-wise ROC AUC of the map against the mask; 0.5 = chance, 1 = every lesion voxel ranked
+    first) and pointing_hit.
 
     Example:
-        >>> # localisation(medwb.explain(net, ct, "gradcam", 1, preprocess=pp), cohort.mask(cid))
-        >>> # {'mass_in_mask': 0.41, 'chance': 0.004, 'enrichment': 102.5, 'pointing_hit': 1.0}
+        >>> from medwb.attribution import Attribution
+        >>> mask = np.zeros((20, 20, 20), np.uint8)
+        >>> mask[8:12, 8:12, 8:12] = 1                                      # 64 of 8000 voxels
+        >>> z, y, x = np.indices(mask.shape)
+        >>> blob = np.exp(-((z - 9.5) ** 2 + (y - 9.5) ** 2 + (x - 9.5) ** 2) / 4)  # a map peaking inside
+        >>> a = Attribution(blob.astype(np.float32), np.eye(4), "saliency", 1)
+        >>> {k: round(v, 3) for k, v in localisation(a, mask).items()}
+        {'mass_in_mask': 0.617, 'chance': 0.008, 'enrichment': 77.165, 'auc': 1.0, 'pointing_hit': 1.0}
+        >>> flat = Attribution(np.ones((20, 20, 20), np.float32), np.eye(4), "saliency", 1)
+        >>> localisation(flat, mask)["enrichment"]                          # a uniform map scores chance
+        1.0
     """
     m = _mask_on(attribution, mask)
     pos = attribution.positive()
@@ -62,7 +71,55 @@ def localisation(attribution: Attribution, mask: Volume | np.ndarray) -> dict[st
     inside = float(pos[m].sum()) / total if total > 0 else float("nan")
     return {"mass_in_mask": inside, "chance": chance,
             "enrichment": inside / chance if chance > 0 else float("nan"),
+            "auc": _voxel_auc(pos, m),
             "pointing_hit": float(pointing_game(attribution, mask))}
+
+
+def _voxel_auc(values: np.ndarray, mask: np.ndarray) -> float:
+    """ROC AUC of ``values`` as a score for ``mask`` (Mann–Whitney U from average ranks; ties count ½)."""
+    from scipy.stats import rankdata
+
+    m = np.asarray(mask, bool).reshape(-1)
+    n1 = int(m.sum())
+    n0 = m.size - n1
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    ranks = rankdata(np.nan_to_num(np.asarray(values, np.float64).reshape(-1)), method="average")
+    return float((ranks[m].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
+
+
+def localisation_auc(attribution: Attribution, mask: Volume | np.ndarray, within: np.ndarray | None = None
+                     ) -> float:
+    """Voxel-wise ROC AUC of the map against the mask: the chance that a random lesion voxel has a
+    higher attribution than a random voxel outside it (ties count half). The positive part of the map
+    is ranked (evidence *for* the target, as mass_in_mask counts it: evidence against ranks with 0).
+    0.5 = no better than chance, 1 = the lesion ranked first. ``within`` (a boolean array on the map's
+    grid, e.g. the head: ``volume.array > -500``) restricts the voxels compared, so that a map that is
+    merely 0 in the air around the head earns nothing for it.
+
+    Unlike the pointing game it uses every voxel; unlike mass_in_mask it does not depend on how much
+    of the map's mass a coarse map spreads around the lesion. The mask is put on the map's grid by
+    medwb.masks.mask_on_grid.
+
+    Example:
+        >>> from medwb.attribution import Attribution
+        >>> mask = np.zeros((10, 10, 10), bool); mask[4:6, 4:6, 4:6] = True
+        >>> ramp = np.indices(mask.shape).sum(axis=0).astype(np.float32)   # not about the lesion at all
+        >>> exact = Attribution(mask.astype(np.float32), np.eye(4), "saliency", 1)
+        >>> localisation_auc(exact, mask), round(localisation_auc(Attribution(ramp, np.eye(4), "saliency", 1), mask), 2)
+        (1.0, 0.5)
+    """
+    m = _mask_on(attribution, mask)
+    if not m.any():
+        raise ValueError("the mask is empty: localisation is undefined for a case without a lesion.\n"
+                         "Fix: evaluate only cases with a lesion (e.g. cohort cases whose mask has voxels).")
+    values = attribution.positive()
+    if within is not None:
+        w = np.asarray(within, bool)
+        if w.shape != m.shape:
+            raise ValueError(f"within has shape {w.shape}, the map {m.shape}.\nFix: give it on the map's grid.")
+        values, m = values[w], m[w]
+    return _voxel_auc(values, m)
 
 
 def pointing_game(attribution: Attribution, mask: Volume | np.ndarray, tolerance_mm: float = 0.0) -> bool:
@@ -110,68 +167,6 @@ def localisation_table(model: nn.Module, cohort: Any, case_ids: Sequence[str] | 
     return pd.DataFrame(rows)
 
 
-def _trapezoid(y: np.ndarray, x: np.ndarray) -> float:
-    return float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2.0)
-
-
-def deletion_insertion(model: nn.Module, attribution: Attribution, *, steps: int = 20,
-                       baseline: str | float = "zeros", score: str = "probability", batch_size: int = 4,
-                       blur_sigma: float = 4.0, device: str | torch.device | None = None) -> pd.DataFrame:
-    """Deletion and insertion curves on the model's grid, with their areas under the curve.
-
-    Voxels are ranked by attribution (highest first). Deletion replaces the top fraction with the
-    baseline; insertion starts from the baseline and puts the top fraction back. Scores are the
-    target's probability (or logit) at ``steps + 1`` fractions from 0 to 1.
-
-    Returns a tidy DataFrame: curve ("deletion"/"insertion"), fraction, score, auc (per curve).
-    """
-    from medwb.models.device import pick_device
-
-    if attribution.model_input is None or attribution.model_space is None:
-        raise ValueError("this Attribution has no model-space input; make it with medwb.explain()")
-    dev = pick_device(device)
-    x = attribution.model_input.array.astype(np.float32)
-    a = attribution.model_space.array
-    if baseline == "blurred":
-        from scipy.ndimage import gaussian_filter
-
-        b = gaussian_filter(x, blur_sigma).astype(np.float32)
-    elif baseline == "zeros":
-        b = np.zeros_like(x)
-    else:
-        b = np.full_like(x, float(baseline))
-    order = np.argsort(-a.reshape(-1), kind="stable")
-    fractions = np.linspace(0.0, 1.0, steps + 1)
-    t_idx = int(attribution.params.get("target_index", 1))
-    was = model.training
-    model.eval()
-    model.to(dev)
-    rows = []
-    try:
-        for curve in ("deletion", "insertion"):
-            imgs = []
-            for f in fractions:
-                k = int(round(f * order.size))
-                img = (x if curve == "deletion" else b).reshape(-1).copy()
-                img[order[:k]] = (b if curve == "deletion" else x).reshape(-1)[order[:k]]
-                imgs.append(img.reshape(x.shape))
-            scores = []
-            with torch.no_grad():
-                for i in range(0, len(imgs), batch_size):
-                    t = torch.from_numpy(np.stack(imgs[i:i + batch_size]))[:, None].to(dev)
-                    out = model(t).float()
-                    if score == "probability":
-                        out = torch.softmax(out, 1) if out.shape[1] > 1 else torch.sigmoid(out)
-                    scores.append(out[:, t_idx].cpu().numpy())
-            s = np.concatenate(scores)
-            auc = _trapezoid(s, fractions)
-            rows += [{"curve": curve, "fraction": float(f), "score": float(v), "auc": auc}
-                     for f, v in zip(fractions, s, strict=True)]
-    finally:
-        model.train(was)
-    return pd.DataFrame(rows)
-
-
 def infidelity(model: nn.Module, attribution: Attribution, *, n_perturb_samples: int = 8, noise: float = 0.05,
                seed: int = 0, device: str | torch.device | None = None) -> float:
     """Captum's infidelity of the map (lower is better): E[(Iᵀφ − (f(x) − f(x − I)))²], I ~ N(0, noise²)."""
@@ -188,16 +183,12 @@ def infidelity(model: nn.Module, attribution: Attribution, *, n_perturb_samples:
         n = torch.randn_like(inputs) * noise
         return n, inputs - n
 
-    was = model.training
-    model.eval()
-    try:
+    with inference_mode(model):
         fwd = ScoreModel(model.to(dev), probability=attribution.params.get("score") == "probability")
         with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
             torch.manual_seed(seed)
             v = _infidelity(fwd, perturb, x, a, target=int(attribution.params.get("target_index", 1)),
                             n_perturb_samples=n_perturb_samples, max_examples_per_batch=2)
-    finally:
-        model.train(was)
     return float(v.reshape(-1)[0])
 
 

@@ -246,8 +246,17 @@ def occlusion(fwd: nn.Module, x: torch.Tensor, baseline: torch.Tensor, target: i
     Returns (attribution shaped like ``x``, info: engine, trunk, windows, windows_evaluated, batch).
 
     Example:
-        >>> # attr, info = occlusion(score_model, x, torch.zeros_like(x), 1, (16,) * 3, (8,) * 3)
-        >>> # info["engine"] -> "incremental" (local trunk found) or "sliding-window"
+        >>> from captum.attr import Occlusion
+        >>> from medwb.models import TeachingNet3D
+        >>> _ = torch.manual_seed(0)
+        >>> net, x = TeachingNet3D(width=4).eval(), torch.rand(1, 1, 16, 16, 16)
+        >>> attr, info = occlusion(net, x, torch.zeros_like(x), 1, (8,) * 3, (4,) * 3)
+        >>> info["engine"], info["trunk"], info["windows"]   # only each window's footprint recomputed
+        ('incremental', 'features', 27)
+        >>> ref = Occlusion(net).attribute(x, baselines=0.0, target=1, sliding_window_shapes=(1, 8, 8, 8),
+        ...                                strides=(1, 4, 4, 4))
+        >>> torch.allclose(attr, ref, atol=1e-5)             # the same map as Captum's
+        True
     """
     from tqdm.auto import tqdm
 

@@ -37,8 +37,21 @@ class Region:
         reduce: "sum" (default; grows with region size) or "mean".
 
     Example:
-        >>> # explain(seg_net, ct, target=Region(lesion_mask, channel=1), method="integrated_gradients")
-        >>> # classifier: explain(net, ct, target=1) explains the logit of class 1 instead
+        >>> import torch
+        >>> from scipy import ndimage
+        >>> from medwb.models.synthetic import synthetic_case
+        >>> ct, lesion = synthetic_case(1, seed=0, shape=(16, 24, 24))
+        >>> _ = torch.manual_seed(0)
+        >>> seg_net = torch.nn.Conv3d(1, 2, kernel_size=3, padding=1).eval()  # (N, 2, D, H, W) scores
+        >>> region = Region(lesion, channel=1)
+        >>> region
+        Region(channel=1, sum over 122 voxels)
+        >>> a = medwb.explain(seg_net, ct, "integrated_gradients", target=region)
+        >>> near = ndimage.binary_dilation(lesion.array > 0, np.ones((3, 3, 3)))  # the 3³ kernel's reach
+        >>> bool(np.all(a.array[~near] == 0)), bool(np.any(a.array[near] != 0))
+        (True, True)
+
+        A classifier's target is a class index instead: ``medwb.explain(net, ct, target=1)``.
     """
 
     mask: np.ndarray | Volume
@@ -148,7 +161,7 @@ def find_layer(model: nn.Module, layer: str | nn.Module | None) -> tuple[str, nn
 
 def describe_target(target: Any) -> Any:
     """A JSON-friendly description of a target for params/provenance."""
-    if isinstance(target, Region):
+    if isinstance(target, Region) or callable(getattr(target, "bind", None)):  # bind: e.g. survival.deep.Risk
         return repr(target)
     if isinstance(target, (np.integer, int)):
         return int(target)

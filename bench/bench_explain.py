@@ -14,9 +14,13 @@
   mass in lesion, pointing game, deletion and insertion AUC with the in-distribution "blurred"
   reference (probability), and the randomisation end value (|Spearman| with every layer random), next
   to three reference maps: the true lesion mask, the windowed CT brightness (no model) and a random map.
+* Removal modes (--only removal, the "deletion_by_removal" entry of explain_quality.json): deletion and
+  insertion AUC of the true mask, the good map (occlusion w12 s6 blurred), brightness and random maps on
+  the same cases, removing voxels by the "blurred" reference or by ROAD's noisy linear imputation
+  (removal="impute"), with the seconds each pair of curves took.
 
 Usage: python bench/bench_explain.py [--device cpu|cuda] [--size 64] [--repeats 3] [--out PATH]
-       [--only ig|occlusion|gradcam|quality] [--cases N]
+       [--only ig|occlusion|gradcam|quality|removal] [--cases N]
 """
 
 from __future__ import annotations
@@ -140,11 +144,14 @@ def main():
                     help="a built demo cohort folder: also time training to the held-out AUC target")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "explain.json"))
     ap.add_argument("--cases", type=int, default=6, help="quality: test cases with a lesion to evaluate")
-    ap.add_argument("--only", choices=["ig", "occlusion", "gradcam", "quality"], default=None,
+    ap.add_argument("--only", choices=["ig", "occlusion", "gradcam", "quality", "removal"], default=None,
                     help="run one part and update only its entry in --out (the other entries are kept)")
     args = ap.parse_args()
     if args.only == "quality":
         quality(args)
+        return
+    if args.only == "removal":
+        removal_modes(args)
         return
     dev = torch.device(args.device)
     sync = (lambda: torch.cuda.synchronize()) if dev.type == "cuda" else (lambda: None)
@@ -391,6 +398,62 @@ def quality(args):
     out.write_text(json.dumps(result, indent=2, default=float))
     print(summary.round(3).to_string())
     print(f"best localising method: {best}; wrote {out}")
+
+
+def removal_modes(args):
+    """Deletion/insertion of the reference maps under each removal mode (see the module docstring)."""
+    import warnings
+
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    import medwb
+    from medwb.attribution import deletion_insertion
+    from medwb.masks import mask_on_grid
+    from medwb.teaching import course_model, course_split
+
+    warnings.simplefilter("ignore")
+    cohort = medwb.demo.load_cohort()
+    _, test = course_split(cohort)
+    net, pp, info = course_model(cohort, progress=False)
+    ids = [c for c in test.case_ids if test.row(c)["label"] == 1 and test.row(c)["n_lesions"] >= 1][: args.cases]
+    rows = []
+    for cid in tqdm(ids, desc="removal modes"):
+        vol, truth = test.volume(cid), test.mask(cid)
+        lesion = truth.with_array((truth.array == medwb.demo.LABEL_LESION).astype(np.uint8))
+        good = explain(net, vol, target=1, preprocess=pp, **QUALITY_METHODS["occlusion w12 s6, blurred"])
+        rng = np.random.default_rng(0)
+        maps = {"(true lesion mask)": good.with_maps(lesion.array, mask_on_grid(lesion, good.model_input).array,
+                                                     method="mask"),
+                "occlusion w12 s6, blurred": good,
+                "(brightness: windowed CT, no model)": good.with_maps(pp.intensity(vol.array), good.model_input.array,
+                                                                      method="brightness"),
+                "(random map)": good.with_maps(rng.random(vol.shape), rng.random(good.model_input.shape),
+                                               method="random")}
+        for name, a in maps.items():
+            for removal in ("replace", "impute"):
+                t = time.perf_counter()
+                curves = deletion_insertion(net, a, baseline="blurred", removal=removal, score="probability",
+                                            steps=20)
+                auc = curves.groupby("curve")["auc"].first()
+                rows.append({"case_id": cid, "method": name, "removal": "blurred" if removal == "replace" else removal,
+                             "deletion_auc": float(auc["deletion"]), "insertion_auc": float(auc["insertion"]),
+                             "seconds": time.perf_counter() - t})
+    df = pd.DataFrame(rows)
+    mean = df.groupby(["removal", "method"], sort=False).mean(numeric_only=True).round(4)
+    out = Path(args.out).with_name("explain_quality.json") if args.out.endswith("explain.json") else Path(args.out)
+    result = json.loads(out.read_text()) if out.exists() else {}
+    result["deletion_by_removal"] = {
+        "cases": ids, "model_reused_checkpoint": info["reused"], "score": "probability, 21 fractions",
+        "modes": {"blurred": "replace by the Gaussian blur of the input (sigma 4 model voxels)",
+                  "impute": "ROAD noisy linear imputation (medwb.attribution.baselines.impute, noise 0.01)"},
+        "threads": torch.get_num_threads(), "load_average": list(__import__("os").getloadavg()),
+        "mean": {r: {m: mean.loc[(r, m)].to_dict() for m in mean.loc[r].index} for r in mean.index.levels[0]},
+        "per_case": df.round(4).to_dict(orient="records"),
+    }
+    out.write_text(json.dumps(result, indent=2, default=float))
+    print(mean.to_string())
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from scipy.ndimage import gaussian_filter
 from torch import nn
 
 from medwb.attribution import ExplainWarning, Region, deletion_insertion, explain
-from medwb.attribution.baselines import make_baseline
+from medwb.attribution.baselines import impute, make_baseline
 from medwb.models import Preprocess, TeachingNet3D
 from medwb.models.synthetic import synthetic_case
 
@@ -123,3 +123,53 @@ def test_ties_are_broken_at_random_not_in_raster_order(case):
     mid = (c1["fraction"] > 0) & (c1["fraction"] < 1)
     assert not np.allclose(c1.loc[mid, "score"], c2.loc[mid, "score"])  # the order of equal voxels is random
     assert c1["score"].tolist() == deletion_insertion(net, flat, steps=4, seed=1)["score"].tolist()
+
+
+# -- removal="impute": ROAD's noisy linear imputation (medwb.attribution.baselines.impute) -------------------
+
+def _blob_in_tissue():
+    """Two tissues (0.2 left, 0.6 right of a plane) and a bright sphere (1.0) inside the right one."""
+    z, y, x = np.mgrid[:16, :20, :20]
+    img = np.where(x < 8, 0.2, 0.6).astype(np.float32)
+    blob = (z - 8) ** 2 + (y - 10) ** 2 + (x - 13) ** 2 <= 9
+    img[blob] = 1.0
+    return img, blob
+
+
+def test_imputing_a_removed_lesion_gives_the_tissue_around_it():
+    img, blob = _blob_in_tissue()
+    filled = impute(img, blob, noise=0.0)
+    assert np.array_equal(filled[~blob], img[~blob])                     # kept voxels untouched
+    assert np.abs(filled[blob] - 0.6).max() < 0.02                       # the lesion became its tissue
+    slab = np.zeros(img.shape, bool)
+    slab[:, 14:18, :] = True                                               # a slab across the tissue border
+    edge = impute(img, slab, noise=0.0)
+    assert edge[2, 16, 2] == pytest.approx(0.2, abs=0.02) and edge[2, 16, 18] == pytest.approx(0.6, abs=0.02)
+
+
+def test_imputation_leaks_no_shape_and_adds_seeded_noise():
+    img, blob = _blob_in_tissue()
+    noisy = impute(img, blob, noise=0.05, seed=3)
+    spread = float(np.subtract(*np.percentile(img, [99, 1])))
+    assert np.std(noisy[blob] - impute(img, blob, noise=0.0)[blob]) == pytest.approx(0.05 * spread, rel=0.3)
+    assert np.array_equal(noisy, impute(img, blob, noise=0.05, seed=3))
+    everything = impute(img, np.ones(img.shape, bool), noise=0.0)        # nothing kept: one grey value
+    assert np.ptp(everything) < 1e-3 and everything.mean() == pytest.approx(img.mean(), abs=1e-3)
+    with pytest.raises(ValueError, match="removed has shape"):
+        impute(img, blob[:, :, :5])
+
+
+def test_impute_removal_ends_where_it_should(case):
+    net, ct, _ = case
+    a = explain(net, ct, "saliency", target=1, preprocess=PP)
+    curves = deletion_insertion(net, a, steps=4, removal="impute", score="logit")
+    assert set(curves["baseline"]) == {"impute"}
+    x = a.model_input.array
+    start, _ = _ends(curves, "deletion")
+    assert start == pytest.approx(_score(net, x), rel=1e-5)             # nothing removed: the input itself
+    ins_start, ins_end = _ends(curves, "insertion")
+    assert ins_end == pytest.approx(_score(net, x), rel=1e-5)           # everything back
+    grey = impute(x, np.ones(x.shape, bool), noise=0.01, seed=0)
+    assert ins_start == pytest.approx(_score(net, grey), rel=1e-4)       # nothing kept: a grey, noisy volume
+    with pytest.raises(ValueError, match="removal is 'holes'"):
+        deletion_insertion(net, a, steps=2, removal="holes")

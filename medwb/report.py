@@ -119,19 +119,35 @@ def find_notebooks(selection: Sequence[str] | None = None, folder: str | Path | 
 
 
 class _RssSampler:
-    """Track the peak summed RSS of this process's children (the kernel and anything it spawns)."""
+    """Track the peak summed RSS of the processes this process starts while it runs (the kernel and
+    anything it spawns); children that were already running (a server a test session started) are not
+    counted."""
 
     def __init__(self, interval: float) -> None:
         self.interval, self.peak = interval, 0
         self.cpu: dict[int, float] = {}  # pid -> user + system seconds at its last sample
+        self._before: set[int] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _new_processes(self) -> list[Any]:
+        import psutil
+
+        out = []
+        for child in psutil.Process(os.getpid()).children():
+            if child.pid in self._before:
+                continue
+            try:
+                out += [child, *child.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                continue
+        return out
 
     def _sample(self) -> None:
         import psutil
 
         total = 0
-        for child in psutil.Process(os.getpid()).children(recursive=True):
+        for child in self._new_processes():
             try:
                 total += child.memory_info().rss
                 t = child.cpu_times()
@@ -146,7 +162,8 @@ class _RssSampler:
             self._stop.wait(self.interval)
 
     def __enter__(self) -> _RssSampler:
-        _need("psutil")
+        psutil = _need("psutil")
+        self._before = {c.pid for c in psutil.Process(os.getpid()).children()}
         self._thread.start()
         return self
 

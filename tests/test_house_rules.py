@@ -34,7 +34,7 @@ def test_core_never_imports_a_jupyter_package():
 
 def test_code_is_ruff_clean():
     ruff = Path(sys.executable).with_name("ruff")
-    out = subprocess.run([str(ruff), "check", "medwb", "widgets", "tests", "bench", "notebooks"], cwd=REPO,
+    out = subprocess.run([str(ruff), "check", "medwb", "widgets", "tests", "bench", "notebooks", "course", "docs", "conftest.py"], cwd=REPO,
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout[-3000:]
 

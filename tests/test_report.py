@@ -173,3 +173,22 @@ def test_index_and_pages_show_hostile_titles_outputs_and_errors_as_text(tmp_path
     assert f"failed: ValueError: no image for {html.escape(HOSTILE)}</td>" in index  # the error, as plain text
     assert "<td>Review of &lt;i&gt;case&lt;/i&gt; &amp;amp; co</td>" in index  # the title, as written
     assert page.count(html.escape(HOSTILE, quote=False)) >= 2  # printed and raised
+
+
+def test_peak_memory_counts_the_notebooks_kernel_not_processes_that_were_already_running(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    import nbformat
+
+    from medwb.report import execute_notebook
+
+    hog = subprocess.Popen([sys.executable, "-c", "import time; b = bytearray(b'x') * 2**30; time.sleep(120)"])
+    try:
+        time.sleep(3)  # the bystander holds 1 GiB (a JupyterLab or Chromium of the test session, say)
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), tmp_path / "a.ipynb")
+        run = execute_notebook(tmp_path / "a.ipynb")
+    finally:
+        hog.kill()
+    assert run.ok and 0 < run.peak_rss < 2**30

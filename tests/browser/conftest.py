@@ -36,9 +36,19 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def chrome(lab):
-    with Chromium() as browser:
-        yield browser
+def browser():
+    """The session's one Playwright + Chromium (a second sync Playwright in the same process fails)."""
+    reason = chromium_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    with Chromium() as chromium:
+        yield chromium
+
+
+@pytest.fixture(scope="session")
+def chrome(lab, browser):
+    """The session's Chromium, once JupyterLab is up."""
+    return browser
 
 
 @pytest.fixture(scope="session")

@@ -96,8 +96,8 @@ def app_env(tmp_path_factory):
     return env, root
 
 
-def _open(chrome: Chromium, server: Voila, errors: list[str]):
-    page = chrome.new_page()
+def _open(context, server: Voila, errors: list[str]):
+    page = context.new_page()
     failed_cdn: list[str] = []
 
     def on_failed(req):
@@ -132,43 +132,44 @@ def _tab_to(page, label: str, limit: int = 15) -> None:
     raise AssertionError(f"Tab never reached {label!r}")
 
 
-def test_reader_answers_five_cases_server_dies_and_reader_resumes_at_case_six(app_env):
+def test_reader_answers_five_cases_server_dies_and_reader_resumes_at_case_six(app_env, browser: Chromium):
     from medwb.readers.store import AnswerStore
 
     env, root = app_env
     errors: list[str] = []
     server = Voila(env, root / "voila.log").start()
+    chrome = browser.fresh_context()  # its own profile, on the session's Playwright
     try:
-        with Chromium() as chrome:
-            page = _open(chrome, server, errors)
-            assert _counter(page) == "case 1 of 12"
-            body = page.locator(".medwb-reader-study").inner_text()
-            assert "case-" not in body  # blinded: no case id on the page
-            for k in range(1, 6):
-                if k % 2:  # by keyboard: focus the first rating button, Tab to "4", Space, Tab to Save, Enter
-                    page.get_by_role("button", name="1 · definitely not").focus()
-                    _tab_to(page, "4 · probably")
-                    page.keyboard.press("Space")
-                    save = page.get_by_role("button", name="Save and next")
-                    page.wait_for_function("b => !b.disabled", arg=save.element_handle(), timeout=30_000)
-                    _tab_to(page, "Save and next")
-                    page.keyboard.press("Enter")
-                else:  # by mouse, marking the lesion on the axial plane first
-                    page.locator(".medwb-reader-study canvas").first.click(position={"x": 60, "y": 60})
-                    page.get_by_role("button", name="Mark lesion at crosshair").click()
-                    page.wait_for_function("() => document.body.innerText.includes('lesion marked at LPS')",
-                                           timeout=30_000)
-                    page.get_by_role("button", name="2 · probably not").click()
-                    page.get_by_role("button", name="Save and next").click()
-                _wait_counter(page, f"case {k + 1} of 12")
-            before_kill = list(errors)  # the first page's errors; after the kill it may only fail to reconnect
-            server.kill()
-            server = Voila(env, root / "voila.log").start()
-            errors = []
-            page2 = _open(chrome, server, errors)
-            assert _counter(page2) == "case 6 of 12"
-            assert "resuming at case 6 of 12" in page2.locator(".medwb-reader-study").inner_text()
+        page = _open(chrome, server, errors)
+        assert _counter(page) == "case 1 of 12"
+        body = page.locator(".medwb-reader-study").inner_text()
+        assert "case-" not in body  # blinded: no case id on the page
+        for k in range(1, 6):
+            if k % 2:  # by keyboard: focus the first rating button, Tab to "4", Space, Tab to Save, Enter
+                page.get_by_role("button", name="1 · definitely not").focus()
+                _tab_to(page, "4 · probably")
+                page.keyboard.press("Space")
+                save = page.get_by_role("button", name="Save and next")
+                page.wait_for_function("b => !b.disabled", arg=save.element_handle(), timeout=30_000)
+                _tab_to(page, "Save and next")
+                page.keyboard.press("Enter")
+            else:  # by mouse, marking the lesion on the axial plane first
+                page.locator(".medwb-reader-study canvas").first.click(position={"x": 60, "y": 60})
+                page.get_by_role("button", name="Mark lesion at crosshair").click()
+                page.wait_for_function("() => document.body.innerText.includes('lesion marked at LPS')",
+                                       timeout=30_000)
+                page.get_by_role("button", name="2 · probably not").click()
+                page.get_by_role("button", name="Save and next").click()
+            _wait_counter(page, f"case {k + 1} of 12")
+        before_kill = list(errors)  # the first page's errors; after the kill it may only fail to reconnect
+        server.kill()
+        server = Voila(env, root / "voila.log").start()
+        errors = []
+        page2 = _open(chrome, server, errors)
+        assert _counter(page2) == "case 6 of 12"
+        assert "resuming at case 6 of 12" in page2.locator(".medwb-reader-study").inner_text()
     finally:
+        chrome.close()
         server.kill()
     answers = AnswerStore(env["MEDWB_READER_STORE"]).answers(STUDY)
     assert len(answers) == 5

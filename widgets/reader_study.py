@@ -7,14 +7,13 @@ the answer is committed to the store at once, with the seconds spent on the case
 back (new kernel, restarted Voilà server) resumes at the first unanswered case.
 
 Blinding: the reader sees "case 12 of 40" and the arm, never the case id, the truth or the file; every
-string shown is escaped (html.escape). Keyboard: Tab moves between the controls, Space/Enter presses a
+string shown is escaped (medwb.widgets.safe_html.text). Keyboard: Tab moves between the controls, Space/Enter presses a
 button, arrow keys move the slider; in the planes, click (or Tab to) a plane and use the arrow keys
 to scroll and move the crosshair.
 """
 
 from __future__ import annotations
 
-import html
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +24,7 @@ import numpy as np
 
 from medwb.readers import StudyDesign, Task
 from medwb.widgets.case_viewer import CaseViewer
+from medwb.widgets.safe_html import text
 
 __all__ = ["ReaderStudy", "TeacherView"]
 
@@ -32,8 +32,6 @@ _FIVE = [("1 · definitely not", 1), ("2 · probably not", 2), ("3 · unsure", 3
          ("5 · definitely", 5)]
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 class ReaderStudy(w.VBox):
@@ -150,11 +148,11 @@ class ReaderStudy(w.VBox):
         else:
             self.viewer.load(volume, attribution)
         d = self.design
-        self.header.value = (f"<b>{_esc(d.name)}</b> · reader {_esc(self.reader)} · session {task.session} of "
+        self.header.value = (f"<b>{text(d.name)}</b> · reader {text(self.reader)} · session {task.session} of "
                              f"{d.n_sessions} · <span class='medwb-case-counter'>case {task.position} of "
                              f"{task.total}</span>")
         ai = task.arm in self.ai_arms
-        self.arm.value = (f"<span class='medwb-arm'>Arm: <b>{_esc(task.arm)}</b>"
+        self.arm.value = (f"<span class='medwb-arm'>Arm: <b>{text(task.arm)}</b>"
                           f"{' (model output shown)' if ai else ' (image only)'}</span>")
         self.ai_box.value = (f"<span class='medwb-ai-probability'>Model's probability of a lesion: "
                              f"<b>{float(probability):.2f}</b>"
@@ -182,7 +180,7 @@ class ReaderStudy(w.VBox):
     def _finished(self) -> None:
         self.controls.layout.display = "none"
         self.next_session.layout.display = "none"
-        self.header.value = f"<b>{_esc(self.design.name)}</b> · reader {_esc(self.reader)}"
+        self.header.value = f"<b>{text(self.design.name)}</b> · reader {text(self.reader)}"
         self.arm.value = self.ai_box.value = ""
         self._viewer_box.children = []
         self.status.value = ("<span class='medwb-done'>All cases are read. Thank you! Your answers are saved."
@@ -232,7 +230,7 @@ class ReaderStudy(w.VBox):
             new = self.store.record(self.design.name, self.reader, self.task, float(self.rating.value),
                                     lesion=self.lesion_mm, seconds=seconds)
         except Exception as exc:  # noqa: BLE001 - shown to the reader; the case stays on screen to retry
-            self.status.value = f"<span style='color:#b00020'>Not saved: {_esc(exc)}</span>"
+            self.status.value = f"<span style='color:#b00020'>Not saved: {text(exc)}</span>"
             return False
         self.status.value = "" if new else "This case had already been answered; the first answer was kept."
         self._advance()
@@ -281,11 +279,11 @@ class TeacherView(w.VBox):
         p = self.store.progress(self.study)
         self.progress = p
         rows = "".join(
-            f"<tr><td>{_esc(r.reader)}</td><td>{r.answered} / {r.total}</td><td>{r.session}</td>"
-            f"<td>{'done' if r.done else f'case {r.position}'}</td><td>{_esc(r.last_answer or '')}</td></tr>"
+            f"<tr><td>{text(r.reader)}</td><td>{r.answered} / {r.total}</td><td>{r.session}</td>"
+            f"<td>{'done' if r.done else f'case {r.position}'}</td><td>{text(r.last_answer or '')}</td></tr>"
             for r in p.itertuples())
         done = int(p.done.sum())
-        self.table.value = (f"<b>{_esc(self.study)}</b>: {done} of {len(p)} readers finished"
+        self.table.value = (f"<b>{text(self.study)}</b>: {done} of {len(p)} readers finished"
                             "<table class='medwb-progress'><tr><th>reader</th><th>answered</th><th>session</th>"
                             f"<th>at</th><th>last answer (UTC)</th></tr>{rows}</table>")
 

@@ -119,23 +119,18 @@ def write_multiframe(
     kind.PixelPresentation = "MONOCHROME"
     kind.VolumetricProperties = "VOLUME"
     kind.VolumeBasedCalculationTechnique = "NONE"
-    if mod == "CT":
+    if mod == "CT" or slope != 1.0 or intercept != 0.0:  # CT always states its rescale to HU
         transform = Dataset()
         transform.RescaleIntercept = ds_string(intercept)
         transform.RescaleSlope = ds_string(slope)
-        transform.RescaleType = "HU"
+        transform.RescaleType = "HU" if mod == "CT" else "US"
         shared.PixelValueTransformationSequence = DicomSequence([transform])
+    if mod == "CT":
         shared.CTImageFrameTypeSequence = DicomSequence([kind])
     else:
         kind.ComplexImageComponent = "MAGNITUDE"
         kind.AcquisitionContrast = "UNKNOWN"
         shared.MRImageFrameTypeSequence = DicomSequence([kind])
-        if slope != 1.0 or intercept != 0.0:
-            transform = Dataset()
-            transform.RescaleIntercept = ds_string(intercept)
-            transform.RescaleSlope = ds_string(slope)
-            transform.RescaleType = "US"
-            shared.PixelValueTransformationSequence = DicomSequence([transform])
     ds.SharedFunctionalGroupsSequence = DicomSequence([shared])
 
     stamp = f"{study_date}120000"
